@@ -1,0 +1,179 @@
+// The schema of tether.yaml. Every option has a default, so an empty file (or none) boots a safe
+// appliance: state under ./data, UI/API on 127.0.0.1, no zones — hence no DHCP/TFTP on any interface.
+
+// `allowed` is our own keyword: the words an error message uses to say what a value may be.
+const octet = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
+const ipv4 = { type: 'string', pattern: `^${octet}(\\.${octet}){3}$`, allowed: 'an IPv4 address such as 10.0.0.1' } as const;
+const cidr = { type: 'string', pattern: `^${octet}(\\.${octet}){3}/(3[0-2]|[12]?\\d)$`, allowed: 'an IPv4 subnet such as 10.0.0.0/24' } as const;
+const ifname = { type: 'string', pattern: '^[A-Za-z0-9_.:@-]{1,15}$', allowed: 'a Linux interface name (at most 15 characters)' } as const;
+const dnsLabel = { type: 'string', pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$', allowed: 'a DNS label: lowercase letters, digits and dashes' } as const;
+const mac = { type: 'string', pattern: '^([0-9a-fA-F]{2}:){5}[0-9a-fA-F]{2}$', allowed: 'a MAC address such as 52:54:00:12:34:56' } as const;
+
+const pool = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['subnet', 'range'],
+  properties: {
+    subnet: cidr,
+    range: { type: 'array', minItems: 2, maxItems: 2, items: ipv4, description: 'first and last address handed out' },
+    routers: { type: 'array', items: ipv4, default: [] },
+    dns: { type: 'array', items: ipv4, default: [] },
+    leaseSeconds: { type: 'integer', minimum: 60, maximum: 604800, default: 3600 },
+    reservations: {
+      type: 'array',
+      default: [],
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['mac', 'ip'],
+        properties: {
+          mac,
+          ip: ipv4,
+        },
+      },
+    },
+  },
+} as const;
+
+const autoApproveRule = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    minMemoryGiB: { type: 'number', minimum: 0 },
+    minDisks: { type: 'integer', minimum: 0 },
+    minCpuThreads: { type: 'integer', minimum: 0 },
+    vendor: { type: 'string' },
+  },
+} as const;
+
+const zone = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: {
+    name: { ...dnsLabel, description: 'becomes topology.kubernetes.io/zone' },
+    interfaces: { type: 'array', items: ifname, default: [] },
+    dhcp: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        mode: { enum: ['proxy', 'full', 'off'], default: 'proxy' },
+        pools: { type: 'array', items: pool, default: [] },
+        relays: {
+          type: 'array',
+          default: [],
+          description: 'relay agents (giaddr) allowed to forward requests for this zone',
+          items: ipv4,
+        },
+      },
+    },
+    tftp: { type: 'boolean', default: true },
+    autoApprove: { type: 'array', items: autoApproveRule, default: [] },
+  },
+} as const;
+
+export const configSchema = {
+  $id: 'tether.yaml',
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    dataDir: { type: 'string', minLength: 1, default: './data' },
+    site: { ...dnsLabel, default: 'site', description: 'becomes topology.kubernetes.io/region' },
+    log: {
+      type: 'object', additionalProperties: false, default: {},
+      properties: { level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace'], default: 'info' } },
+    },
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        listen: { type: 'string', pattern: '^[^\\s]+:\\d{1,5}$', allowed: 'host:port, e.g. 127.0.0.1:8080', default: '127.0.0.1:8080', description: 'host:port for the UI, API, boot scripts and artifacts' },
+        bodyLimit: { type: 'integer', minimum: 1024, maximum: 67108864, default: 1048576 },
+        trustProxy: { type: 'boolean', default: false },
+      },
+    },
+    auth: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        sessionHours: { type: 'number', exclusiveMinimum: 0, maximum: 720, default: 12 },
+        firstAdmin: { type: 'string', pattern: '^[a-z][a-z0-9._-]{0,31}$', allowed: 'a user name: lowercase letter first, then letters, digits, . _ -', default: 'admin' },
+      },
+    },
+    zones: { type: 'array', items: zone, default: [] },
+    images: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        catalog: {
+          type: 'array',
+          default: [],
+          items: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['name', 'path'],
+            properties: {
+              name: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]{0,62}$', allowed: 'an image name: lowercase letters, digits, . _ -' },
+              path: { type: 'string', minLength: 1 },
+              zones: { type: 'array', items: { type: 'string' }, default: [], description: 'zones where this is the default image' },
+            },
+          },
+        },
+      },
+    },
+    cloud: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        kubeconfig: { type: ['string', 'null'], default: null, description: 'tenant cluster kubeconfig; null = no cloud link configured' },
+        managementKubeconfig: { type: ['string', 'null'], default: null },
+        tenantControlPlane: {
+          type: ['object', 'null'],
+          default: null,
+          additionalProperties: false,
+          required: ['name', 'namespace'],
+          properties: { name: { type: 'string' }, namespace: { type: 'string' } },
+        },
+        probeSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
+      },
+    },
+  },
+} as const;
+
+export interface PoolConfig {
+  subnet: string;
+  range: [string, string];
+  routers: string[];
+  dns: string[];
+  leaseSeconds: number;
+  reservations: Array<{ mac: string; ip: string }>;
+}
+
+export interface ZoneConfig {
+  name: string;
+  interfaces: string[];
+  dhcp: { mode: 'proxy' | 'full' | 'off'; pools: PoolConfig[]; relays: string[] };
+  tftp: boolean;
+  autoApprove: Array<{ minMemoryGiB?: number; minDisks?: number; minCpuThreads?: number; vendor?: string }>;
+}
+
+export interface TetherConfig {
+  dataDir: string;
+  site: string;
+  log: { level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' };
+  http: { listen: string; bodyLimit: number; trustProxy: boolean };
+  auth: { sessionHours: number; firstAdmin: string };
+  zones: ZoneConfig[];
+  images: { catalog: Array<{ name: string; path: string; zones: string[] }> };
+  cloud: {
+    kubeconfig: string | null;
+    managementKubeconfig: string | null;
+    tenantControlPlane: { name: string; namespace: string } | null;
+    probeSeconds: number;
+  };
+}

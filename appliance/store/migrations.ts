@@ -1,0 +1,107 @@
+// Numbered schema migrations, applied in order at start inside one transaction each; the applied
+// number lives in PRAGMA user_version. Never edit a migration that has shipped: add the next one.
+
+export const migrations: ReadonlyArray<{ n: number; name: string; sql: string }> = [
+  {
+    n: 1,
+    name: 'machines, interfaces, events, inventory, leases, tokens, users, sessions',
+    sql: `
+      CREATE TABLE machines (
+        id            TEXT PRIMARY KEY,
+        boot_mac      TEXT NOT NULL UNIQUE,
+        smbios_uuid   TEXT,
+        serial        TEXT,
+        hostname      TEXT,
+        zone          TEXT,
+        rack          TEXT,
+        location      TEXT,              -- JSON: where placement came from (option 82, LLDP)
+        state         TEXT NOT NULL,
+        state_reason  TEXT,
+        created_at    INTEGER NOT NULL,  -- ms since epoch
+        updated_at    INTEGER NOT NULL,
+        inventoried_at INTEGER
+      ) STRICT;
+      CREATE INDEX machines_state ON machines(state);
+      CREATE INDEX machines_zone_rack ON machines(zone, rack);
+      CREATE INDEX machines_identity ON machines(smbios_uuid, serial);
+
+      CREATE TABLE machine_macs (
+        mac        TEXT PRIMARY KEY,
+        machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+        ifname     TEXT
+      ) STRICT;
+      CREATE INDEX machine_macs_machine ON machine_macs(machine_id);
+
+      CREATE TABLE events (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine_id  TEXT REFERENCES machines(id) ON DELETE SET NULL,
+        kind        TEXT NOT NULL,       -- transition | action | auth | boot | link | ...
+        from_state  TEXT,
+        to_state    TEXT,
+        actor       TEXT NOT NULL,       -- dhcp | tftp | http | agent | operator | rule | cloud | system
+        actor_name  TEXT,                -- the user for operator actions
+        reason      TEXT,
+        data        TEXT,                -- JSON
+        at          INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX events_machine ON events(machine_id, id);
+      CREATE INDEX events_kind ON events(kind, id);
+
+      CREATE TABLE inventory (
+        machine_id  TEXT PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,
+        doc         TEXT NOT NULL,       -- JSON inventory document as the agent reported it
+        reported_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE leases (
+        zone        TEXT NOT NULL,
+        ip          TEXT NOT NULL,
+        mac         TEXT NOT NULL,
+        state       TEXT NOT NULL,       -- offered | bound | declined | released
+        expires_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (zone, ip)
+      ) STRICT;
+      CREATE INDEX leases_mac ON leases(zone, mac);
+
+      CREATE TABLE tokens (
+        id          TEXT PRIMARY KEY,
+        kind        TEXT NOT NULL,       -- boot | bootstrap | ...
+        machine_id  TEXT REFERENCES machines(id) ON DELETE CASCADE,
+        secret_hash TEXT NOT NULL,       -- sha256 of the secret: a leaked database leaks no token
+        data        TEXT,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        used_at     INTEGER
+      ) STRICT;
+      CREATE INDEX tokens_machine ON tokens(machine_id, kind);
+
+      CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        created_at    INTEGER NOT NULL,
+        disabled      INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+
+      CREATE TABLE sessions (
+        id_hash     TEXT PRIMARY KEY,
+        user_name   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        csrf        TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE api_tokens (
+        id          TEXT PRIMARY KEY,
+        user_name   TEXT NOT NULL REFERENCES users(name) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        role        TEXT NOT NULL CHECK (role IN ('viewer', 'operator', 'admin')),
+        secret_hash TEXT NOT NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER,
+        last_used_at INTEGER
+      ) STRICT;
+    `,
+  },
+];
