@@ -109,6 +109,12 @@ function show(v: unknown): string {
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
 
+function kindOf(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  return typeof v === 'object' ? 'a mapping' : `a ${typeof v}`;
+}
+
 function toConfigError(e: ErrorObject, doc: unknown): ConfigError {
   const key = keyPath(e.instancePath);
   const value = valueAt(doc, e.instancePath);
@@ -124,7 +130,7 @@ function toConfigError(e: ErrorObject, doc: unknown): ConfigError {
     case 'enum':
       return new ConfigError(key, `${show(value)} is not allowed; allowed: ${(e.params as { allowedValues: unknown[] }).allowedValues.map(String).join(', ')}`);
     case 'type':
-      return new ConfigError(key, `${show(value)} is ${Array.isArray(value) ? 'a list' : value === null ? 'null' : `a ${typeof value}`}; expected ${[e.params.type].flat().join(' or ')}`);
+      return new ConfigError(key, `${show(value)} is ${kindOf(value)}; expected ${[e.params.type].flat().join(' or ')}`);
     case 'pattern':
       return new ConfigError(key, `${show(value)} is not allowed; expected ${schema?.allowed ?? `text matching ${(e.params as { pattern: string }).pattern}`}`);
     case 'minimum': case 'maximum': case 'exclusiveMinimum': case 'exclusiveMaximum':

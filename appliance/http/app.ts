@@ -1,0 +1,52 @@
+// build(opts) returns an un-listened fastify app with every capability registered as a plugin;
+// only server.ts listens. Tests use inject() and, where the wire matters, a loopback listener.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Store } from '../store/store.ts';
+import type { TetherConfig } from '../config/load.ts';
+import { installErrorHandlers } from './errors.ts';
+import { machineSchema, eventSchema } from './schemas.ts';
+import authPlugin from '../auth/plugin.ts';
+import healthPlugin from './health.ts';
+import machinesApi from './api/machines.ts';
+import eventsApi from './api/events.ts';
+import usersApi from './api/users.ts';
+
+export interface RouteEntry { method: string; url: string; access: string }
+
+declare module 'fastify' {
+  interface FastifyInstance { routeTable: RouteEntry[] }
+}
+
+export interface BuildOptions {
+  config: TetherConfig;
+  store: Store;
+  /** pino logger; none = silent (tests). */
+  logger?: FastifyBaseLogger;
+}
+
+export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    ...(o.logger ? { loggerInstance: o.logger } : { logger: false }),
+    bodyLimit: o.config.http.bodyLimit,
+    trustProxy: o.config.http.trustProxy,
+    // Clients (iPXE among them) send odd query strings; keep fastify from failing on them.
+    routerOptions: { ignoreTrailingSlash: true },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+  // Every route with its declared access, for the route-table audit test and for operators asking
+  // "what can a viewer reach?" (the onRoute hook of the auth plugin refuses routes without one).
+  const routeTable: RouteEntry[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) routeTable.push({ method, url: r.url, access: (r.config as { access?: string } | undefined)?.access ?? 'none' });
+  });
+  app.decorate('routeTable', routeTable);
+  installErrorHandlers(app);
+  app.addSchema(machineSchema);
+  app.addSchema(eventSchema);
+  await app.register(authPlugin, { store: o.store, sessionHours: o.config.auth.sessionHours });
+  await app.register(healthPlugin, { store: o.store });
+  await app.register(machinesApi, { store: o.store, zones: o.config.zones.map((z) => z.name) });
+  await app.register(eventsApi, { store: o.store });
+  await app.register(usersApi, { store: o.store });
+  return app;
+}

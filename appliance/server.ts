@@ -1,0 +1,53 @@
+// The daemon: config → store (migrations) → first admin → HTTP app → listen. The only place that
+// opens listening sockets; everything it starts it also stops on SIGTERM/SIGINT.
+import { join, resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { loadConfig, type TetherConfig } from './config/load.ts';
+import { Store } from './store/store.ts';
+import { ensureFirstAdmin } from './auth/users.ts';
+import { buildApp } from './http/app.ts';
+import { createLogger } from './log.ts';
+
+export interface Running {
+  config: TetherConfig;
+  store: Store;
+  app: FastifyInstance;
+  url: string;
+  log: Logger;
+  close(): Promise<void>;
+}
+
+export function databasePath(config: TetherConfig): string {
+  return join(resolve(config.dataDir), 'tether.db');
+}
+
+export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Running> {
+  const config = loadConfig({ path: o.configPath, env: o.env });
+  const log = createLogger(config.log.level);
+  const store = Store.open(databasePath(config));
+  log.info({ db: databasePath(config), schema: store.schemaVersion() }, 'store open');
+
+  const first = await ensureFirstAdmin(store, config.auth.firstAdmin);
+  if (first) {
+    // Printed once, in clear, to the console of whoever started the appliance; never stored.
+    process.stdout.write(`\n  First start: created admin user "${first.name}" with password: ${first.password}\n  Log in and change it; it will not be shown again.\n\n`);
+  }
+
+  const app = await buildApp({ config, store, logger: log });
+  const [, host, port] = /^(.*):(\d+)$/.exec(config.http.listen)!;
+  const address = await app.listen({ host: host.replace(/^\[|\]$/g, ''), port: Number(port) });
+  log.info({ url: address }, `Tether listening on ${address}`);
+
+  if (config.zones.length === 0) {
+    log.warn('no zones configured: serving no DHCP or TFTP on any host interface (add zones to tether.yaml to network-boot machines)');
+  }
+
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => (closing ??= (async () => {
+    await app.close();
+    store.close();
+    log.info('stopped');
+  })());
+  return { config, store, app, url: address, log, close };
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use: real DHCP/TFTP peers, namespace tooling, qemu and
+# firmware for the boot lab, a C compiler for the interface-socket addon. Idempotent; run as root.
+set -euo pipefail
+packages=(
+  iproute2 tcpdump curl ca-certificates gcc libc6-dev
+  busybox udhcpc isc-dhcp-client isc-dhcp-relay dnsmasq-base
+  tftp-hpa atftp
+  qemu-system-x86 qemu-utils ovmf ipxe zstd
+)
+export DEBIAN_FRONTEND=noninteractive
+# Packages such as isc-dhcp-relay ship services; never let an install start one on this host.
+policy=/usr/sbin/policy-rc.d
+created_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"; chmod +x "$policy"; created_policy=1
+fi
+trap '[ "$created_policy" = 1 ] && rm -f "$policy"' EXIT
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+apt-get update -qq
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing: ${missing[*]}"
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+echo "debian packages ready"
