@@ -60,6 +60,14 @@ export interface TransitionPlan {
   data?: Record<string, unknown> | null;
 }
 
+export interface LeaseRecord {
+  zone: string;
+  ip: string;
+  mac: string;
+  state: 'offered' | 'bound' | 'declined' | 'released';
+  expiresAt: number;
+}
+
 export interface MachineQuery {
   state?: string;
   zone?: string;
@@ -268,6 +276,24 @@ export class Store {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     return (this.db.prepare(`SELECT * FROM events ${w} ORDER BY id DESC LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
+  }
+
+  // --- DHCP leases ----------------------------------------------------------------------------
+
+  listLeases(zone: string): LeaseRecord[] {
+    return (this.db.prepare('SELECT zone, ip, mac, state, expires_at FROM leases WHERE zone = ? ORDER BY ip').all(zone) as Array<{ zone: string; ip: string; mac: string; state: LeaseRecord['state']; expires_at: number }>)
+      .map((r) => ({ zone: r.zone, ip: r.ip, mac: r.mac, state: r.state, expiresAt: r.expires_at }));
+  }
+
+  /** Upsert by (zone, ip): an address has one lease at a time. */
+  putLease(l: LeaseRecord): void {
+    this.db.prepare(`INSERT INTO leases (zone, ip, mac, state, expires_at, updated_at) VALUES (@zone, @ip, @mac, @state, @expiresAt, @now)
+      ON CONFLICT (zone, ip) DO UPDATE SET mac = excluded.mac, state = excluded.state, expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
+      .run({ ...l, now: this.now() });
+  }
+
+  deleteLease(zone: string, ip: string): void {
+    this.db.prepare('DELETE FROM leases WHERE zone = ? AND ip = ?').run(zone, ip);
   }
 
   // --- users, sessions, API tokens --------------------------------------------------------------
