@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import process from 'node:process';
 import { loadConfig, ConfigError } from './config/load.ts';
 import { Store } from './store/store.ts';
-import { databasePath, serve } from './server.ts';
+import { serve } from './server.ts';
+import { databasePath } from './config/paths.ts';
 import { STATES } from './lifecycle/states.ts';
 
 const USAGE = `usage: tether <command> [options]

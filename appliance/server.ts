@@ -1,9 +1,9 @@
 // The daemon: config → store (migrations) → first admin → HTTP app → listen. The only place that
 // opens listening sockets; everything it starts it also stops on SIGTERM/SIGINT.
-import { join, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { loadConfig, type TetherConfig } from './config/load.ts';
+import { databasePath } from './config/paths.ts';
 import { Store } from './store/store.ts';
 import { ensureFirstAdmin } from './auth/users.ts';
 import { buildApp } from './http/app.ts';
@@ -16,10 +16,6 @@ export interface Running {
   url: string;
   log: Logger;
   close(): Promise<void>;
-}
-
-export function databasePath(config: TetherConfig): string {
-  return join(resolve(config.dataDir), 'tether.db');
 }
 
 export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Running> {

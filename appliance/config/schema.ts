@@ -69,6 +69,13 @@ const zone = {
       },
     },
     tftp: { type: 'boolean', default: true },
+    bootFiles: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      description: 'first-stage iPXE binaries by firmware, overriding boot.bootFiles for this zone',
+      properties: { bios: { type: 'string', minLength: 1 }, efi32: { type: 'string', minLength: 1 }, efi64: { type: 'string', minLength: 1 }, arm64: { type: 'string', minLength: 1 } },
+    },
     autoApprove: { type: 'array', items: autoApproveRule, default: [] },
   },
 } as const;
@@ -104,6 +111,42 @@ export const configSchema = {
       },
     },
     zones: { type: 'array', items: zone, default: [] },
+    boot: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        artifactsDir: { type: ['string', 'null'], default: null, description: 'served under /artifacts/; default <dataDir>/artifacts' },
+        tftpRoot: { type: ['string', 'null'], default: null, description: 'TFTP root; default <dataDir>/tftp' },
+        bootFiles: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            bios: { type: 'string', minLength: 1, default: 'undionly.kpxe' },
+            efi32: { type: 'string', minLength: 1, default: 'ipxe-i386.efi' },
+            efi64: { type: 'string', minLength: 1, default: 'ipxe.efi' },
+            arm64: { type: 'string', minLength: 1, default: 'ipxe-arm64.efi' },
+          },
+        },
+        discovery: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            kernel: { type: 'string', minLength: 1, default: 'discovery/vmlinuz', description: 'path under the artifacts dir' },
+            initrd: { type: 'string', minLength: 1, default: 'discovery/initrd.img' },
+            cmdline: { type: 'string', default: 'console=tty0 console=ttyS0,115200' },
+          },
+        },
+        localBoot: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: { bios: { enum: ['sanboot', 'exit'], default: 'sanboot' }, efi: { enum: ['sanboot', 'exit'], default: 'exit' } },
+        },
+      },
+    },
     images: {
       type: 'object',
       additionalProperties: false,
@@ -159,8 +202,11 @@ export interface ZoneConfig {
   interfaces: string[];
   dhcp: { mode: 'proxy' | 'full' | 'off'; pools: PoolConfig[]; relays: string[] };
   tftp: boolean;
+  bootFiles: Partial<BootFiles>;
   autoApprove: Array<{ minMemoryGiB?: number; minDisks?: number; minCpuThreads?: number; vendor?: string }>;
 }
+
+export interface BootFiles { bios: string; efi32: string; efi64: string; arm64: string }
 
 export interface TetherConfig {
   dataDir: string;
@@ -169,6 +215,13 @@ export interface TetherConfig {
   http: { listen: string; bodyLimit: number; trustProxy: boolean };
   auth: { sessionHours: number; firstAdmin: string };
   zones: ZoneConfig[];
+  boot: {
+    artifactsDir: string | null;
+    tftpRoot: string | null;
+    bootFiles: BootFiles;
+    discovery: { kernel: string; initrd: string; cmdline: string };
+    localBoot: { bios: 'sanboot' | 'exit'; efi: 'sanboot' | 'exit' };
+  };
   images: { catalog: Array<{ name: string; path: string; zones: string[] }> };
   cloud: {
     kubeconfig: string | null;

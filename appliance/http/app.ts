@@ -10,6 +10,9 @@ import healthPlugin from './health.ts';
 import machinesApi from './api/machines.ts';
 import eventsApi from './api/events.ts';
 import usersApi from './api/users.ts';
+import bootPlugin, { recordArtifactFetch } from './boot.ts';
+import artifactsPlugin from './artifacts.ts';
+import { artifactsDir } from '../config/paths.ts';
 
 export interface RouteEntry { method: string; url: string; access: string }
 
@@ -48,5 +51,7 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   await app.register(machinesApi, { store: o.store, zones: o.config.zones.map((z) => z.name) });
   await app.register(eventsApi, { store: o.store });
   await app.register(usersApi, { store: o.store });
+  await app.register(bootPlugin, { store: o.store, config: o.config });
+  await app.register(artifactsPlugin, { root: artifactsDir(o.config), onFetch: (f) => recordArtifactFetch(o.store, f) });
   return app;
 }

@@ -60,6 +60,15 @@ export interface TransitionPlan {
   data?: Record<string, unknown> | null;
 }
 
+export interface TokenRecord {
+  id: string;
+  kind: string;
+  machineId: string | null;
+  secretHash: string;
+  data?: Record<string, unknown> | null;
+  expiresAt: number;
+}
+
 export interface LeaseRecord {
   zone: string;
   ip: string;
@@ -276,6 +285,29 @@ export class Store {
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
     return (this.db.prepare(`SELECT * FROM events ${w} ORDER BY id DESC LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
+  }
+
+  // --- machine credentials (boot tokens, bootstrap tokens) --------------------------------------
+
+  /** Stores a new token; `replace` revokes the machine's other unused tokens of the same kind. */
+  putToken(t: TokenRecord, o: { replace?: boolean } = {}): void {
+    this.db.transaction(() => {
+      if (o.replace && t.machineId) this.db.prepare('DELETE FROM tokens WHERE machine_id = ? AND kind = ? AND used_at IS NULL').run(t.machineId, t.kind);
+      this.db.prepare(`INSERT INTO tokens (id, kind, machine_id, secret_hash, data, created_at, expires_at, used_at)
+        VALUES (@id, @kind, @machineId, @secretHash, @data, @createdAt, @expiresAt, NULL)`).run({ ...t, data: t.data ? JSON.stringify(t.data) : null, createdAt: this.now() });
+    }).immediate();
+  }
+
+  /** A live (unexpired) token by id. */
+  getToken(id: string): (TokenRecord & { usedAt: number | null }) | undefined {
+    const r = this.db.prepare('SELECT * FROM tokens WHERE id = ? AND expires_at > ?').get(id, this.now()) as
+      { id: string; kind: string; machine_id: string | null; secret_hash: string; data: string | null; expires_at: number; used_at: number | null } | undefined;
+    return r && { id: r.id, kind: r.kind, machineId: r.machine_id, secretHash: r.secret_hash, data: r.data ? JSON.parse(r.data) : null, expiresAt: r.expires_at, usedAt: r.used_at };
+  }
+
+  /** Marks a token used; false if it was used already (consume-once semantics). */
+  useToken(id: string): boolean {
+    return this.db.prepare('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(this.now(), id).changes === 1;
   }
 
   // --- DHCP leases ----------------------------------------------------------------------------

@@ -1,0 +1,21 @@
+// What a machine boots, decided from its lifecycle state alone (pixiecore's Booter idea): the
+// server, not the BIOS boot order, chooses. Protocol code (DHCP, TFTP, HTTP) only renders this.
+import type { Machine } from '../store/store.ts';
+import { BOOTS_FROM_DISK, type MachineState } from '../lifecycle/states.ts';
+
+export type BootDecision =
+  | { kind: 'local-disk' }
+  /** The in-memory discovery OS; `allowWrite` only when the install/wipe task may touch disks. */
+  | { kind: 'discovery'; mode: 'discovery' | 'install' | 'wipe'; allowWrite: boolean }
+  | { kind: 'rescue' };
+
+export function decideBoot(machine: Pick<Machine, 'state'>): BootDecision {
+  const state = machine.state as MachineState;
+  if (BOOTS_FROM_DISK.has(state)) return { kind: 'local-disk' };
+  if (state === 'rescue') return { kind: 'rescue' };
+  // The kernel command line is the second lock on disk writes (the task is the first): only the
+  // boots that exist to write a disk carry it.
+  if (state === 'approved' || state === 'installing') return { kind: 'discovery', mode: 'install', allowWrite: true };
+  if (state === 'wiping') return { kind: 'discovery', mode: 'wipe', allowWrite: true };
+  return { kind: 'discovery', mode: 'discovery', allowWrite: false };
+}

@@ -1,0 +1,7 @@
+// Where the appliance keeps its files, derived from the config in one place.
+import { join, resolve } from 'node:path';
+import type { TetherConfig } from './schema.ts';
+
+export const databasePath = (c: TetherConfig): string => join(resolve(c.dataDir), 'tether.db');
+export const artifactsDir = (c: TetherConfig): string => resolve(c.boot.artifactsDir ?? join(c.dataDir, 'artifacts'));
+export const tftpRoot = (c: TetherConfig): string => resolve(c.boot.tftpRoot ?? join(c.dataDir, 'tftp'));
