@@ -3,7 +3,7 @@
 # firmware for the boot lab, a C compiler for the interface-socket addon. Idempotent; run as root.
 set -euo pipefail
 packages=(
-  iproute2 tcpdump curl ca-certificates gcc libc6-dev
+  iproute2 tcpdump curl ca-certificates gcc libc6-dev kmod cpio
   busybox udhcpc isc-dhcp-client isc-dhcp-relay dnsmasq-base
   tftp-hpa atftp
   qemu-system-x86 qemu-utils ovmf ipxe zstd

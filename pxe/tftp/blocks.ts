@@ -1,6 +1,7 @@
 // Cuts an open file into DATA blocks, in order. A transfer ends with the first block shorter than
 // blksize — an empty one when the size is a multiple of blksize (RFC 1350) — and a producer never
-// yields anything after it. Files are read with positional reads, a window at a time, never whole.
+// yields anything after it. Files are read with positional reads of as many blocks as the transfer
+// asks for (a window, or 64 KiB of read-ahead), never whole.
 import type { OpenFile } from './source.ts';
 
 /** Returns up to `count` next blocks; calls must not overlap. */

@@ -371,6 +371,18 @@ test('close() ends live transfers with ERROR 0 and stops listening', async () =>
   c.sock.close();
 });
 
+test('serves over IPv6 too, replying from the address asked', async () => {
+  const server = createTftpServer({ listen: [{ address: '::1', port: 0 }], source: virtualSource(files) });
+  const [{ port }] = await server.listen();
+  try {
+    const r = await tftpGet({ server: '::1', port, file: '1025', options: { blksize: '1024' } });
+    assert.deepEqual(r.data, fileData('1025'));
+    assert.match(r.sources[0], /^::1:\d+$/);
+  } finally {
+    await server.close();
+  }
+});
+
 test('configuration faults are caught at creation', () => {
   const source = virtualSource(files);
   assert.throws(() => createTftpServer({ listen: [], source }), /at least one/);

@@ -90,8 +90,8 @@ export function startTransfer(spec: TransferSpec): Transfer {
   };
 
   // Blocks are produced in order by one reader at a time; ACKs only drop blocks from the front.
-  // Reads cover at least READ_AHEAD octets: one positional read per small lock-step block would
-  // cost a thread-pool round trip per packet.
+  // Reads cover at least READ_AHEAD octets: one positional read per small lock-step block costs a
+  // thread-pool round trip per packet (curl, 33 MiB at blksize 512 on loopback: 5.3 s → 2.7 s).
   const readAhead = Math.max(1, Math.floor(READ_AHEAD / blksize));
   const fill = (upTo: number): Promise<void> => {
     producing = producing.then(async () => {
