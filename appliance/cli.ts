@@ -2,9 +2,11 @@
 import { parseArgs } from 'node:util';
 import process from 'node:process';
 import { loadConfig, ConfigError } from './config/load.ts';
+import { ZoneSetupError } from './boot/services.ts';
 import { Store } from './store/store.ts';
 import { serve } from './server.ts';
-import { databasePath } from './config/paths.ts';
+import { artifactsDir, databasePath, tftpRoot } from './config/paths.ts';
+import { join } from 'node:path';
 import { STATES } from './lifecycle/states.ts';
 
 const USAGE = `usage: tether <command> [options]
@@ -13,6 +15,7 @@ commands:
   serve                 start the appliance (HTTP API/UI; DHCP/TFTP on configured zones)
   migrate               apply database migrations and exit
   machines ls           list machines  [--state S] [--zone Z] [--json]
+  boot-files            fetch Debian's iPXE binaries into the TFTP root and artifacts/ipxe
 
 options:
   -c, --config FILE     tether.yaml (default: ./tether.yaml or $TETHER_CONFIG; none = defaults)
@@ -64,6 +67,12 @@ async function main(argv: string[]): Promise<number> {
       if (total > items.length) process.stdout.write(`(${items.length} of ${total} shown)\n`);
       return 0;
     }
+    case 'boot-files': {
+      const config = loadConfig({ path: values.config });
+      const { fetchIpxe } = await import('../images/ipxe/fetch.ts');
+      await fetchIpxe({ cache: join(config.dataDir, 'cache/debs'), tftpRoot: tftpRoot(config), artifactsDir: artifactsDir(config), log: (m) => process.stdout.write(`${m}\n`) });
+      return 0;
+    }
     default:
       process.stderr.write(`unknown command: ${cmd}\n${USAGE}`);
       return 2;
@@ -71,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
 }
 
 main(process.argv.slice(2)).then((code) => { if (code >= 0) process.exitCode = code; }, (e: unknown) => {
-  if (e instanceof ConfigError) {
+  if (e instanceof ConfigError || e instanceof ZoneSetupError) {
     process.stderr.write(`tether: bad configuration: ${e.message}\n`);
     process.exitCode = 78; // EX_CONFIG
   } else {

@@ -8,6 +8,8 @@ import { Store } from './store/store.ts';
 import { ensureFirstAdmin } from './auth/users.ts';
 import { buildApp } from './http/app.ts';
 import { createLogger } from './log.ts';
+import { startBootServices, zoneInterfaces } from './boot/services.ts';
+import { createServer, type Server } from 'node:http';
 
 export interface Running {
   config: TetherConfig;
@@ -32,15 +34,43 @@ export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } 
 
   const app = await buildApp({ config, store, logger: log });
   const [, host, port] = /^(.*):(\d+)$/.exec(config.http.listen)!;
-  const address = await app.listen({ host: host.replace(/^\[|\]$/g, ''), port: Number(port) });
+  const listenHost = host.replace(/^\[|\]$/g, '');
+  // Zone interfaces are checked before anything listens: a missing one is a config error.
+  const zoneIfs = zoneInterfaces(config);
+  const address = await app.listen({ host: listenHost, port: Number(port) });
+  const httpPort = Number(new URL(address).port);
   log.info({ url: address }, `Tether listening on ${address}`);
 
+  // Machines fetch scripts and artifacts from the zone address they booted from. When the main
+  // listener is not a wildcard, the same app also answers on each zone address (same port).
+  const extra: Server[] = [];
+  if (listenHost !== '0.0.0.0' && listenHost !== '::') {
+    for (const z of zoneIfs) {
+      if (z.address === listenHost) continue;
+      const srv = createServer((req, res) => app.routing(req, res));
+      await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(httpPort, z.address, () => resolve()));
+      extra.push(srv);
+      log.info({ zone: z.zone, url: `http://${z.address}:${httpPort}` }, 'HTTP also on zone interface');
+    }
+  }
+
+  let boot;
+  try {
+    boot = await startBootServices({ config, store, log, httpPort });
+  } catch (e) {
+    for (const s of extra) s.close();
+    await app.close();
+    store.close();
+    throw e;
+  }
   if (config.zones.length === 0) {
     log.warn('no zones configured: serving no DHCP or TFTP on any host interface (add zones to tether.yaml to network-boot machines)');
   }
 
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => (closing ??= (async () => {
+    await boot.close();
+    for (const s of extra) { s.closeAllConnections(); s.close(); }
     await app.close();
     store.close();
     log.info('stopped');

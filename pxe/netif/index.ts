@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import { closeSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -120,11 +121,23 @@ function explain(e: NetifError, ifname: string, port: number): NetifError {
  * socket bound to that interface. undefined when the interface does not exist or has no IPv4 address.
  */
 export function interfaceIPv4(ifname: string): InterfaceIPv4 | undefined {
-  const a = os.networkInterfaces()[ifname]?.find((x) => x.family === 'IPv4');
+  // Asked of the kernel with `ip`, not os.networkInterfaces(): libuv lists only interfaces that are
+  // up *and* running, so a zone bridge whose ports have no carrier yet (a VM not started, a cable
+  // not plugged) would look address-less and the appliance would refuse a valid zone.
+  let links: Array<{ address?: string; addr_info?: Array<{ family: string; local: string; prefixlen: number }> }>;
+  try {
+    links = JSON.parse(execFileSync('ip', ['-j', 'addr', 'show', 'dev', ifname], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
+  } catch {
+    return undefined; // no such device
+  }
+  const a = links[0]?.addr_info?.find((x) => x.family === 'inet');
   if (!a) return undefined;
-  return { address: a.address, netmask: a.netmask, cidr: a.cidr ?? `${a.address}/${prefixLength(a.netmask)}`, mac: a.mac };
+  const netmask = prefixToNetmask(a.prefixlen);
+  return { address: a.local, netmask, cidr: `${a.local}/${a.prefixlen}`, mac: links[0].address ?? '00:00:00:00:00:00' };
 }
 
-function prefixLength(netmask: string): number {
-  return netmask.split('.').reduce((n, octet) => n + (Number(octet) >>> 0).toString(2).replaceAll('0', '').length, 0);
+function prefixToNetmask(prefix: number): string {
+  const m = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [m >>> 24, (m >>> 16) & 255, (m >>> 8) & 255, m & 255].join('.');
 }
+

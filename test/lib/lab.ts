@@ -156,7 +156,7 @@ export class Lab {
       } catch { /* namespace already gone */ }
       try { sh('ip', ['netns', 'del', ns]); } catch { /* already gone */ }
     }
-    if (!process.env.TETHER_KEEP_LAB) rmSync(this.dir, { recursive: true, force: true });
+    if (!process.env.KEEP_LAB) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
