@@ -119,6 +119,13 @@ test('agent report: a token may only speak for its own machine (403)', async () 
   const mixed = await report(a.token, { version: PROTOCOL_VERSION, mac: a.mac, bootToken: b.token, inventory: inventoryFor({}) });
   assert.equal(mixed.statusCode, 401);
   assert.equal(snapshot(), before);
+  // Without the header, the envelope's bootToken authenticates the same way.
+  assert.equal((await report(null, { version: PROTOCOL_VERSION, mac: b.mac, bootToken: a.token, inventory: inventoryFor({}) })).statusCode, 403);
+  assert.equal((await report(null, { version: PROTOCOL_VERSION, mac: b.mac, bootToken: 'x.y', inventory: inventoryFor({}) })).statusCode, 401);
+  assert.equal(snapshot(), before);
+  const viaBody = await report(null, { version: PROTOCOL_VERSION, mac: b.mac, bootToken: b.token, inventory: inventoryFor({}) });
+  assert.equal(viaBody.statusCode, 200);
+  assert.equal(viaBody.json().machineId, b.id);
 });
 
 test('agent report: a bad report gets 400 with the first problem and the store is unchanged', async () => {

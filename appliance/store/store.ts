@@ -289,10 +289,10 @@ export class Store {
 
   // --- machine credentials (boot tokens, bootstrap tokens) --------------------------------------
 
-  /** Stores a new token; `replace` revokes the machine's other unused tokens of the same kind. */
+  /** Stores a new token; `replace` revokes the machine's earlier tokens of the same kind, used or not. */
   putToken(t: TokenRecord, o: { replace?: boolean } = {}): void {
     this.db.transaction(() => {
-      if (o.replace && t.machineId) this.db.prepare('DELETE FROM tokens WHERE machine_id = ? AND kind = ? AND used_at IS NULL').run(t.machineId, t.kind);
+      if (o.replace && t.machineId) this.db.prepare('DELETE FROM tokens WHERE machine_id = ? AND kind = ?').run(t.machineId, t.kind);
       this.db.prepare(`INSERT INTO tokens (id, kind, machine_id, secret_hash, data, created_at, expires_at, used_at)
         VALUES (@id, @kind, @machineId, @secretHash, @data, @createdAt, @expiresAt, NULL)`).run({ ...t, data: t.data ? JSON.stringify(t.data) : null, createdAt: this.now() });
     }).immediate();
