@@ -24,8 +24,6 @@ let server: Inventory; // a real collected document (the agent's collectors on t
 before(async () => {
   store = Store.open(':memory:');
   app = await buildApp({ config: configFrom({ zones: [{ name: 'zone-a' }] }), store });
-  // Until app.ts registers the plugin itself; then this test runs against that registration.
-  if (!app.hasRoute({ method: 'POST', url: AGENT_PATHS.report })) await app.register(agentPlugin, { store });
   await app.ready();
   server = await collectInventory(fakeHost(loadFixture('server-uefi')), { now: () => new Date('2026-05-01T00:00:00Z') });
 });

@@ -142,6 +142,26 @@ export class Store {
 
   close(): void { this.db.close(); }
 
+  private readonly statements = new Map<string, Database.Statement>();
+
+  /** Prepared once per SQL text: hot paths (DHCP leases, boot events) skip re-parsing. */
+  private sql(text: string): Database.Statement {
+    let st = this.statements.get(text);
+    if (!st) {
+      st = this.db.prepare(text);
+      this.statements.set(text, st);
+    }
+    return st;
+  }
+
+  /**
+   * Runs `fn` in one IMMEDIATE transaction (nested calls join it): the DHCP server groups the
+   * lease writes of a burst of packets into one commit, one fsync, before any ACK leaves.
+   */
+  transaction<T>(fn: () => T): T {
+    return this.db.inTransaction ? fn() : this.db.transaction(fn).immediate();
+  }
+
   /** Applies pending migrations; returns the numbers applied. */
   migrate(): number[] {
     const applied: number[] = [];
@@ -164,9 +184,9 @@ export class Store {
   // --- machines -------------------------------------------------------------------------------
 
   getMachine(idOrMac: string): Machine | undefined {
-    let row = this.db.prepare(`${machineSelect} WHERE m.id = ?`).get(idOrMac) as MachineRow | undefined;
+    let row = this.sql(`${machineSelect} WHERE m.id = ?`).get(idOrMac) as MachineRow | undefined;
     if (!row && /^([0-9a-fA-F]{2}[:-]?){5}[0-9a-fA-F]{2}$/.test(idOrMac)) {
-      row = this.db.prepare(`${machineSelect} WHERE m.id = (SELECT machine_id FROM machine_macs WHERE mac = ?)`).get(normalizeMac(idOrMac)) as MachineRow | undefined;
+      row = this.sql(`${machineSelect} WHERE m.id = (SELECT machine_id FROM machine_macs WHERE mac = ?)`).get(normalizeMac(idOrMac)) as MachineRow | undefined;
     }
     return row && toMachine(row);
   }
@@ -193,13 +213,13 @@ export class Store {
     const order = q.order === 'desc' ? 'DESC' : 'ASC';
     const limit = Math.min(Math.max(q.limit ?? 100, 1), 1000);
     const offset = Math.max(q.offset ?? 0, 0);
-    const items = (this.db.prepare(`${machineSelect} ${w} ORDER BY m.${col} ${order}, m.id ASC LIMIT ${limit} OFFSET ${offset}`).all(args) as MachineRow[]).map(toMachine);
-    const total = (this.db.prepare(`SELECT count(*) AS n FROM machines m ${w}`).get(args) as { n: number }).n;
+    const items = (this.sql(`${machineSelect} ${w} ORDER BY m.${col} ${order}, m.id ASC LIMIT ${limit} OFFSET ${offset}`).all(args) as MachineRow[]).map(toMachine);
+    const total = (this.sql(`SELECT count(*) AS n FROM machines m ${w}`).get(args) as { n: number }).n;
     return { items, total };
   }
 
   countByState(): Record<string, number> {
-    const rows = this.db.prepare('SELECT state, count(*) AS n FROM machines GROUP BY state').all() as Array<{ state: string; n: number }>;
+    const rows = this.sql('SELECT state, count(*) AS n FROM machines GROUP BY state').all() as Array<{ state: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
   }
 
@@ -210,12 +230,12 @@ export class Store {
   createMachine(o: { bootMac: string; state: string; zone?: string | null; rack?: string | null; hostname?: string | null; actor: Actor; actorName?: string | null; reason?: string | null }): { machine: Machine; event: EventRecord } {
     const mac = normalizeMac(o.bootMac);
     return this.db.transaction(() => {
-      if (this.db.prepare('SELECT 1 FROM machine_macs WHERE mac = ?').get(mac)) throw new ConflictError(`a machine with MAC ${mac} already exists`);
+      if (this.sql('SELECT 1 FROM machine_macs WHERE mac = ?').get(mac)) throw new ConflictError(`a machine with MAC ${mac} already exists`);
       const id = `m-${randomBytes(5).toString('hex')}`;
       const t = this.now();
-      this.db.prepare(`INSERT INTO machines (id, boot_mac, hostname, zone, rack, state, created_at, updated_at)
+      this.sql(`INSERT INTO machines (id, boot_mac, hostname, zone, rack, state, created_at, updated_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`).run(id, mac, o.hostname ?? null, o.zone ?? null, o.rack ?? null, o.state, t, t);
-      this.db.prepare('INSERT INTO machine_macs (mac, machine_id) VALUES (?, ?)').run(mac, id);
+      this.sql('INSERT INTO machine_macs (mac, machine_id) VALUES (?, ?)').run(mac, id);
       const event = this.insertEvent({ machineId: id, kind: 'transition', from: null, to: o.state, actor: o.actor, actorName: o.actorName, reason: o.reason ?? 'first seen' }, t);
       return { machine: this.mustGetMachine(id), event };
     }).immediate();
@@ -230,7 +250,7 @@ export class Store {
       const m = this.mustGetMachine(id);
       const plan = decide(m);
       const t = this.now();
-      this.db.prepare('UPDATE machines SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(plan.to, plan.reason ?? null, t, m.id);
+      this.sql('UPDATE machines SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?').run(plan.to, plan.reason ?? null, t, m.id);
       const event = this.insertEvent({ machineId: m.id, kind: 'transition', from: m.state, to: plan.to, actor: plan.actor, actorName: plan.actorName, reason: plan.reason, data: plan.data }, t);
       return { machine: { ...m, state: plan.to, stateReason: plan.reason ?? null, updatedAt: t }, event };
     }).immediate();
@@ -247,7 +267,7 @@ export class Store {
       args.push(k === 'location' && v !== null ? JSON.stringify(v) : v);
     }
     if (sets.length) {
-      const r = this.db.prepare(`UPDATE machines SET ${sets.join(', ')}, updated_at = ? WHERE id = ?`).run(...args, this.now(), id);
+      const r = this.sql(`UPDATE machines SET ${sets.join(', ')}, updated_at = ? WHERE id = ?`).run(...args, this.now(), id);
       if (r.changes === 0) throw new NotFoundError(`machine ${id}`);
     }
     return this.mustGetMachine(id);
@@ -256,7 +276,7 @@ export class Store {
   /** Machines sharing a SMBIOS UUID or serial or any MAC with a report: the candidates identity rules pick from. */
   identityCandidates(o: { uuid?: string | null; serial?: string | null; macs: string[] }): Machine[] {
     const macs = o.macs.map(normalizeMac);
-    const rows = this.db.prepare(`${machineSelect} WHERE (@uuid IS NOT NULL AND m.smbios_uuid = @uuid) OR (@serial IS NOT NULL AND m.serial = @serial)
+    const rows = this.sql(`${machineSelect} WHERE (@uuid IS NOT NULL AND m.smbios_uuid = @uuid) OR (@serial IS NOT NULL AND m.serial = @serial)
       OR m.id IN (SELECT machine_id FROM machine_macs WHERE mac IN (SELECT value FROM json_each(@macs)))`)
       .all({ uuid: o.uuid ?? null, serial: o.serial ?? null, macs: JSON.stringify(macs) }) as MachineRow[];
     return rows.map(toMachine);
@@ -269,7 +289,7 @@ export class Store {
   }
 
   private insertEvent(e: NewEvent, at: number): EventRecord {
-    const r = this.db.prepare(`INSERT INTO events (machine_id, kind, from_state, to_state, actor, actor_name, reason, data, at)
+    const r = this.sql(`INSERT INTO events (machine_id, kind, from_state, to_state, actor, actor_name, reason, data, at)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(e.machineId ?? null, e.kind, e.from ?? null, e.to ?? null, e.actor, e.actorName ?? null, e.reason ?? null, e.data ? JSON.stringify(e.data) : null, at);
     return { id: Number(r.lastInsertRowid), machineId: e.machineId ?? null, kind: e.kind, from: e.from ?? null, to: e.to ?? null, actor: e.actor, actorName: e.actorName ?? null, reason: e.reason ?? null, data: e.data ?? null, at };
   }
@@ -284,7 +304,7 @@ export class Store {
     if (q.before) { where.push('id < @before'); args.before = q.before; }
     const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return (this.db.prepare(`SELECT * FROM events ${w} ORDER BY id DESC LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
+    return (this.sql(`SELECT * FROM events ${w} ORDER BY id DESC LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
   }
 
   // --- machine credentials (boot tokens, bootstrap tokens) --------------------------------------
@@ -292,49 +312,49 @@ export class Store {
   /** Stores a new token; `replace` revokes the machine's earlier tokens of the same kind, used or not. */
   putToken(t: TokenRecord, o: { replace?: boolean } = {}): void {
     this.db.transaction(() => {
-      if (o.replace && t.machineId) this.db.prepare('DELETE FROM tokens WHERE machine_id = ? AND kind = ?').run(t.machineId, t.kind);
-      this.db.prepare(`INSERT INTO tokens (id, kind, machine_id, secret_hash, data, created_at, expires_at, used_at)
+      if (o.replace && t.machineId) this.sql('DELETE FROM tokens WHERE machine_id = ? AND kind = ?').run(t.machineId, t.kind);
+      this.sql(`INSERT INTO tokens (id, kind, machine_id, secret_hash, data, created_at, expires_at, used_at)
         VALUES (@id, @kind, @machineId, @secretHash, @data, @createdAt, @expiresAt, NULL)`).run({ ...t, data: t.data ? JSON.stringify(t.data) : null, createdAt: this.now() });
     }).immediate();
   }
 
   /** A live (unexpired) token by id. */
   getToken(id: string): (TokenRecord & { usedAt: number | null }) | undefined {
-    const r = this.db.prepare('SELECT * FROM tokens WHERE id = ? AND expires_at > ?').get(id, this.now()) as
+    const r = this.sql('SELECT * FROM tokens WHERE id = ? AND expires_at > ?').get(id, this.now()) as
       { id: string; kind: string; machine_id: string | null; secret_hash: string; data: string | null; expires_at: number; used_at: number | null } | undefined;
     return r && { id: r.id, kind: r.kind, machineId: r.machine_id, secretHash: r.secret_hash, data: r.data ? JSON.parse(r.data) : null, expiresAt: r.expires_at, usedAt: r.used_at };
   }
 
   /** Marks a token used; false if it was used already (consume-once semantics). */
   useToken(id: string): boolean {
-    return this.db.prepare('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(this.now(), id).changes === 1;
+    return this.sql('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(this.now(), id).changes === 1;
   }
 
   // --- DHCP leases ----------------------------------------------------------------------------
 
   listLeases(zone: string): LeaseRecord[] {
-    return (this.db.prepare('SELECT zone, ip, mac, state, expires_at FROM leases WHERE zone = ? ORDER BY ip').all(zone) as Array<{ zone: string; ip: string; mac: string; state: LeaseRecord['state']; expires_at: number }>)
+    return (this.sql('SELECT zone, ip, mac, state, expires_at FROM leases WHERE zone = ? ORDER BY ip').all(zone) as Array<{ zone: string; ip: string; mac: string; state: LeaseRecord['state']; expires_at: number }>)
       .map((r) => ({ zone: r.zone, ip: r.ip, mac: r.mac, state: r.state, expiresAt: r.expires_at }));
   }
 
   /** Upsert by (zone, ip): an address has one lease at a time. */
   putLease(l: LeaseRecord): void {
-    this.db.prepare(`INSERT INTO leases (zone, ip, mac, state, expires_at, updated_at) VALUES (@zone, @ip, @mac, @state, @expiresAt, @now)
+    this.sql(`INSERT INTO leases (zone, ip, mac, state, expires_at, updated_at) VALUES (@zone, @ip, @mac, @state, @expiresAt, @now)
       ON CONFLICT (zone, ip) DO UPDATE SET mac = excluded.mac, state = excluded.state, expires_at = excluded.expires_at, updated_at = excluded.updated_at`)
       .run({ ...l, now: this.now() });
   }
 
   deleteLease(zone: string, ip: string): void {
-    this.db.prepare('DELETE FROM leases WHERE zone = ? AND ip = ?').run(zone, ip);
+    this.sql('DELETE FROM leases WHERE zone = ? AND ip = ?').run(zone, ip);
   }
 
   // --- users, sessions, API tokens --------------------------------------------------------------
 
-  countUsers(): number { return (this.db.prepare('SELECT count(*) AS n FROM users').get() as { n: number }).n; }
+  countUsers(): number { return (this.sql('SELECT count(*) AS n FROM users').get() as { n: number }).n; }
 
   createUser(name: string, passwordHash: string, role: Role): void {
     try {
-      this.db.prepare('INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)').run(name, passwordHash, role, this.now());
+      this.sql('INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)').run(name, passwordHash, role, this.now());
     } catch (e) {
       if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') throw new ConflictError(`user ${name} already exists`);
       throw e;
@@ -342,50 +362,50 @@ export class Store {
   }
 
   getUser(name: string): { name: string; passwordHash: string; role: Role; disabled: boolean; createdAt: number } | undefined {
-    const r = this.db.prepare('SELECT * FROM users WHERE name = ?').get(name) as { name: string; password_hash: string; role: Role; disabled: number; created_at: number } | undefined;
+    const r = this.sql('SELECT * FROM users WHERE name = ?').get(name) as { name: string; password_hash: string; role: Role; disabled: number; created_at: number } | undefined;
     return r && { name: r.name, passwordHash: r.password_hash, role: r.role, disabled: r.disabled === 1, createdAt: r.created_at };
   }
 
   listUsers(): Array<{ name: string; role: Role; disabled: boolean; createdAt: number }> {
-    return (this.db.prepare('SELECT name, role, disabled, created_at FROM users ORDER BY name').all() as Array<{ name: string; role: Role; disabled: number; created_at: number }>)
+    return (this.sql('SELECT name, role, disabled, created_at FROM users ORDER BY name').all() as Array<{ name: string; role: Role; disabled: number; created_at: number }>)
       .map((r) => ({ name: r.name, role: r.role, disabled: r.disabled === 1, createdAt: r.created_at }));
   }
 
   updateUser(name: string, patch: { passwordHash?: string; role?: Role; disabled?: boolean }): void {
-    const r = this.db.prepare(`UPDATE users SET password_hash = coalesce(@hash, password_hash), role = coalesce(@role, role),
+    const r = this.sql(`UPDATE users SET password_hash = coalesce(@hash, password_hash), role = coalesce(@role, role),
       disabled = coalesce(@disabled, disabled) WHERE name = @name`)
       .run({ name, hash: patch.passwordHash ?? null, role: patch.role ?? null, disabled: patch.disabled === undefined ? null : Number(patch.disabled) });
     if (r.changes === 0) throw new NotFoundError(`user ${name}`);
-    if (patch.passwordHash || patch.disabled) this.db.prepare('DELETE FROM sessions WHERE user_name = ?').run(name);
+    if (patch.passwordHash || patch.disabled) this.sql('DELETE FROM sessions WHERE user_name = ?').run(name);
   }
 
   createSession(idHash: string, user: string, csrf: string, ttlMs: number): void {
     const t = this.now();
-    this.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(t);
-    this.db.prepare('INSERT INTO sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(idHash, user, csrf, t, t + ttlMs);
+    this.sql('DELETE FROM sessions WHERE expires_at < ?').run(t);
+    this.sql('INSERT INTO sessions (id_hash, user_name, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(idHash, user, csrf, t, t + ttlMs);
   }
 
   /** The live session with its user's current role (a role change applies at once). */
   getSession(idHash: string): { user: string; role: Role; csrf: string; expiresAt: number } | undefined {
-    const r = this.db.prepare(`SELECT s.user_name, s.csrf, s.expires_at, u.role FROM sessions s JOIN users u ON u.name = s.user_name
+    const r = this.sql(`SELECT s.user_name, s.csrf, s.expires_at, u.role FROM sessions s JOIN users u ON u.name = s.user_name
       WHERE s.id_hash = ? AND s.expires_at > ? AND u.disabled = 0`).get(idHash, this.now()) as { user_name: string; csrf: string; expires_at: number; role: Role } | undefined;
     return r && { user: r.user_name, role: r.role, csrf: r.csrf, expiresAt: r.expires_at };
   }
 
-  deleteSession(idHash: string): void { this.db.prepare('DELETE FROM sessions WHERE id_hash = ?').run(idHash); }
+  deleteSession(idHash: string): void { this.sql('DELETE FROM sessions WHERE id_hash = ?').run(idHash); }
 
   createApiToken(o: { id: string; user: string; name: string; role: Role; secretHash: string; expiresAt: number | null }): void {
-    this.db.prepare('INSERT INTO api_tokens (id, user_name, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    this.sql('INSERT INTO api_tokens (id, user_name, name, role, secret_hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(o.id, o.user, o.name, o.role, o.secretHash, this.now(), o.expiresAt);
   }
 
   /** A token's effective role is the lower of its own and its user's current role. */
   getApiToken(id: string): { id: string; user: string; tokenRole: Role; userRole: Role; secretHash: string } | undefined {
-    const r = this.db.prepare(`SELECT t.id, t.user_name, t.role, t.secret_hash, u.role AS user_role FROM api_tokens t JOIN users u ON u.name = t.user_name
+    const r = this.sql(`SELECT t.id, t.user_name, t.role, t.secret_hash, u.role AS user_role FROM api_tokens t JOIN users u ON u.name = t.user_name
       WHERE t.id = ? AND (t.expires_at IS NULL OR t.expires_at > ?) AND u.disabled = 0`).get(id, this.now()) as
       { id: string; user_name: string; role: Role; secret_hash: string; user_role: Role } | undefined;
     if (!r) return undefined;
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.now(), id);
+    this.sql('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(this.now(), id);
     return { id: r.id, user: r.user_name, tokenRole: r.role, userRole: r.user_role, secretHash: r.secret_hash };
   }
 }

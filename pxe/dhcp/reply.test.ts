@@ -6,8 +6,10 @@ import {
   BootfileName,
   DomainNameServers,
   LeaseTime,
+  MaxMessageSize,
   MessageType,
   MSG,
+  ParameterRequestList,
   Routers,
   ServerId,
   SubnetMask,
@@ -18,6 +20,8 @@ import { CircuitId, RelayAgentInfo } from './options/relay.ts';
 import { decodePacket, encodePacket, type Packet } from './packet.ts';
 import {
   echoOption,
+  encodeReply,
+  maxReplySize,
   replyDestination,
   replyFrom,
   withBootfile,
@@ -153,4 +157,32 @@ test('replyDestination: RFC 2131 §4.1 and port 4011, from a table', () => {
   const ack = replyFrom(req, MSG.Ack);
   const route = replyDestination({ ...ack, msgType: MSG.Ack, srcAddr: req.ciaddr, srcPort: 68, localPort: 4011 });
   assert.deepEqual(route, { address: '10.20.0.57', port: 68, why: 'boot-server' });
+});
+
+test('maxReplySize: option 57 counts the IP and UDP headers; below 576 or absent means 576', () => {
+  const table: Array<[number | undefined, number]> = [[undefined, 548], [576, 548], [300, 548], [1472, 1444], [1500, 1472], [65280, 65252]];
+  for (const [asked, want] of table) {
+    const req = decoded(edk2Discover());
+    const options = new Map(req.options);
+    if (asked === undefined) options.delete(MaxMessageSize.code);
+    else options.set(MaxMessageSize.code, MaxMessageSize.encode(asked));
+    assert.equal(maxReplySize({ ...req, options }), want, String(asked));
+  }
+});
+
+test('encodeReply: trims option 67 when the file field holds it, then what the client did not ask for', () => {
+  const req = decoded(edk2Discover()); // option 57 = 1472, asks for 1, 3, 6, 43, 60, 66, 67, ...
+  const small = { ...req, options: new Map(req.options).set(MaxMessageSize.code, MaxMessageSize.encode(576)).set(ParameterRequestList.code, Uint8Array.of(1, 67)) };
+  const dns = Array.from({ length: 80 }, (_, i) => `10.9.0.${i}`); // 320 bytes: too many for 548
+  const offer = replyFrom(small, MSG.Offer, withServerId('10.0.0.1'), withLease(60), withSubnet('255.255.255.0', ['10.0.0.1'], dns), withBootfile('undionly.kpxe'));
+  const bytes = encodeReply(offer, small);
+  assert.ok(bytes && bytes.length <= 548, `${bytes?.length} bytes`);
+  const back = decoded(bytes);
+  assert.deepEqual([back.file, back.options.has(BootfileName.code), back.options.has(DomainNameServers.code)], ['undionly.kpxe', false, false]);
+  assert.deepEqual(getOption(back.options, Routers), ['10.0.0.1'], 'trimming stops once it fits');
+  assert.ok(encodePacket(offer).length > 548);
+  assert.deepEqual([getOption(back.options, ServerId), getOption(back.options, LeaseTime), getOption(back.options, SubnetMask)], ['10.0.0.1', 60, '255.255.255.0']);
+  assert.equal(encodeReply(offer, req)?.length, encodePacket(offer).length, 'with room enough nothing is trimmed');
+  const huge = replyFrom(small, MSG.Offer, withServerId('10.0.0.1'), withOption(VendorClass, 'x'.repeat(255)), withOption(RelayAgentInfo, new Map([[1, new Uint8Array(250)]])));
+  assert.equal(encodeReply({ ...huge, options: new Map(huge.options).set(82, new Uint8Array(250)) }, { ...small, options: new Map(small.options).set(ParameterRequestList.code, Uint8Array.of(60)) }), undefined, 'what cannot be trimmed does not fit');
 });

@@ -6,8 +6,10 @@ import {
   BootfileName,
   DomainNameServers,
   LeaseTime,
+  MaxMessageSize,
   MessageType,
   MSG,
+  ParameterRequestList,
   Routers,
   ServerId,
   SubnetMask,
@@ -16,7 +18,7 @@ import {
 import { copyBytes, getOption, setOption, type OptionCodec } from './options/codec.ts';
 import { PXE_DISCOVERY, PxeDiscoveryControl, PxeVendorOptions, VendorClass, type HTTP_CLIENT, type PXE_CLIENT } from './options/pxe.ts';
 import { RelayAgentInfo } from './options/relay.ts';
-import { BROADCAST_FLAG, OP, type Packet } from './packet.ts';
+import { BROADCAST_FLAG, encodePacket, OP, type Packet } from './packet.ts';
 
 export const SERVER_PORT = 67;
 export const CLIENT_PORT = 68;
@@ -152,4 +154,44 @@ export function replyDestination(r: ReplyRouteInput): ReplyRoute {
   if (r.ciaddr !== ZERO_IP) return { address: r.ciaddr, port: CLIENT_PORT, why: 'client-address' };
   if ((r.flags & BROADCAST_FLAG) !== 0) return { address: BROADCAST_IP, port: CLIENT_PORT, why: 'broadcast-flag' };
   return { address: BROADCAST_IP, port: CLIENT_PORT, why: 'no-arp' };
+}
+
+/** RFC 2131 §2: every client takes a 576-byte IP datagram, i.e. 548 bytes of DHCP after the IP and
+ *  UDP headers; that is also the floor for option 57. */
+const MIN_DATAGRAM = 576;
+const IP_UDP_HEADERS = 28;
+
+/**
+ * The largest reply `request`'s client accepts. Option 57 (RFC 2132 §9.10) counts the whole IP
+ * datagram, as dnsmasq and ISC dhcpd read it: firmware sends 576 to 65280, dhclient sends none.
+ */
+export function maxReplySize(request: Packet): number {
+  const asked = getOption(request.options, MaxMessageSize);
+  return Math.max(asked ?? MIN_DATAGRAM, MIN_DATAGRAM) - IP_UDP_HEADERS;
+}
+
+/** Never dropped to make a reply fit: the message type, server id, lease time, the relay's 82. */
+const ESSENTIAL = new Set([MessageType.code, ServerId.code, LeaseTime.code, 82]);
+
+/**
+ * The reply encoded within what the client accepts (maxReplySize), or undefined when even the
+ * trimmed reply is too large. Trims, in order: option 67 when the file field already holds the
+ * same name (PXE ROMs read only the field), then options the client did not list in option 55,
+ * last added first.
+ */
+export function encodeReply(reply: Packet, request: Packet): Uint8Array | undefined {
+  const max = maxReplySize(request);
+  let bytes = encodePacket(reply);
+  if (bytes.length <= max) return bytes;
+  const options = new Map(reply.options);
+  if (reply.file !== '' && options.has(BootfileName.code)) options.delete(BootfileName.code);
+  const asked = new Set(request.options.get(ParameterRequestList.code) ?? []);
+  const optional = [...options.keys()].filter((code) => !ESSENTIAL.has(code) && !asked.has(code)).reverse();
+  for (;;) {
+    bytes = encodePacket({ ...reply, options });
+    if (bytes.length <= max) return bytes;
+    const next = optional.shift();
+    if (next === undefined) return undefined;
+    options.delete(next);
+  }
 }
