@@ -173,8 +173,3 @@ function sh(cmd: string, args: string[], o: { timeoutMs?: number; input?: string
     throw new Error(`${cmd} ${args.join(' ')} failed: ${err.stderr || err.message}`);
   }
 }
-
-/** True when this process may create network namespaces (root); tests that need it say so if not. */
-export function canUseNetns(): boolean {
-  return process.getuid?.() === 0;
-}
