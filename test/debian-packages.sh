@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use: real DHCP/TFTP peers, namespace tooling, qemu and
-# firmware for the boot lab, a C compiler for the interface-socket addon. Idempotent; run as root.
+# firmware for the boot lab, a C compiler for the interface-socket addon, g++/make/python3 for
+# node-pty (no linux-x64 prebuild: node-gyp builds it at npm ci), headless Chromium for the web UI
+# tests (driven by playwright-core; no browser download). Idempotent; run as root.
 set -euo pipefail
 packages=(
   iproute2 tcpdump curl ca-certificates gcc libc6-dev kmod cpio
   busybox udhcpc isc-dhcp-client isc-dhcp-relay dnsmasq-base
   tftp-hpa atftp
   qemu-system-x86 qemu-utils ovmf ipxe zstd
+  g++ make python3 binutils
+  chromium
 )
 export DEBIAN_FRONTEND=noninteractive
 # Packages such as isc-dhcp-relay ship services; never let an install start one on this host.

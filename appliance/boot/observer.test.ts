@@ -9,7 +9,7 @@ import { arpMac, createBootObserver } from './observer.ts';
 test('observer: DHCP discovers a machine in its zone with its relay location, once per half minute on the timeline', () => {
   const store = Store.open(':memory:');
   let t = 1_000_000;
-  const obs = createBootObserver(store, () => t);
+  const obs = createBootObserver(store, [{ rack: 'r12', switch: 'sw-r12', ports: [] }], () => t);
   const ev = { mac: '52:54:00:ab:00:01', zone: 'zone-b', kind: 'pxe', arch: 'x64 UEFI', relay: { giaddr: '10.2.0.1', circuitId: 'Gi1/0/12', remoteId: 'sw-r12' } };
   obs.dhcpClient(ev);
   obs.dhcpClient(ev);
@@ -17,6 +17,7 @@ test('observer: DHCP discovers a machine in its zone with its relay location, on
   assert.equal(m.state, 'discovered');
   assert.equal(m.zone, 'zone-b');
   assert.deepEqual(m.location, { source: 'dhcp-option-82', giaddr: '10.2.0.1', circuitId: 'Gi1/0/12', remoteId: 'sw-r12' });
+  assert.equal(m.rack, 'r12', 'placed by the site table');
   assert.equal(store.listEvents({ machineId: m.id, kind: 'boot' }).length, 1);
   t += 31_000;
   obs.dhcpClient(ev);

@@ -5,6 +5,8 @@
 import { readFileSync } from 'node:fs';
 import type { Store } from '../store/store.ts';
 import { discover } from '../lifecycle/lifecycle.ts';
+import type { RackEntry } from '../config/schema.ts';
+import { rackFor } from './placement.ts';
 
 export interface BootClientSeen {
   mac: string;
@@ -18,7 +20,7 @@ export interface BootClientSeen {
 
 const DEDUP_MS = 30_000;
 
-export function createBootObserver(store: Store, now: () => number = Date.now) {
+export function createBootObserver(store: Store, racks: readonly RackEntry[] = [], now: () => number = Date.now) {
   // A client retransmits DISCOVERs every few seconds: one timeline entry per step per half minute.
   const recent = new Map<string, number>();
   const fresh = (key: string): boolean => {
@@ -36,8 +38,10 @@ export function createBootObserver(store: Store, now: () => number = Date.now) {
       let m = store.getMachine(ev.mac);
       if (!m) m = discover(store, { mac: ev.mac, zone: ev.zone, actor: 'dhcp', reason: `first seen by DHCP in ${ev.zone}` }).machine;
       const location = ev.relay ? { source: 'dhcp-option-82', giaddr: ev.relay.giaddr, circuitId: ev.relay.circuitId ?? null, remoteId: ev.relay.remoteId ?? null } : undefined;
-      if (m.zone !== ev.zone || (location && JSON.stringify(m.location) !== JSON.stringify(location))) {
-        store.updateMachine(m.id, { zone: ev.zone, ...(location ? { location } : {}) });
+      // option 82: remote-id names the switch, circuit-id the port (RFC 3046 §3.1/3.2)
+      const rack = ev.relay ? rackFor(racks, { switch: ev.relay.remoteId, port: ev.relay.circuitId }) : null;
+      if (m.zone !== ev.zone || (location && JSON.stringify(m.location) !== JSON.stringify(location)) || (rack && rack !== m.rack)) {
+        store.updateMachine(m.id, { zone: ev.zone, ...(location ? { location } : {}), ...(rack ? { rack } : {}) });
       }
       if (fresh(`dhcp|${ev.mac}|${ev.kind}`)) {
         store.appendEvent({ machineId: m.id, kind: 'boot', actor: 'dhcp', reason: `dhcp: ${ev.kind} client${ev.arch ? ` (${ev.arch})` : ''}`, data: { step: 'dhcp', ...ev } });

@@ -35,7 +35,7 @@ export async function startBootServices(o: { config: TetherConfig; store: Store;
   const { config, store, log } = o;
   if (config.zones.length === 0) return { close: async () => {} };
   const ifaces = zoneInterfaces(config);
-  const observer = createBootObserver(store);
+  const observer = createBootObserver(store, config.racks);
   const closers: Array<() => Promise<void>> = [];
   const tlog = (level: string, msg: string, fields?: Record<string, unknown>) => log[level === 'error' ? 'error' : level === 'warn' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ svc: 'tftp', ...fields }, msg);
 

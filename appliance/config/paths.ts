@@ -5,3 +5,5 @@ import type { TetherConfig } from './schema.ts';
 export const databasePath = (c: TetherConfig): string => join(resolve(c.dataDir), 'tether.db');
 export const artifactsDir = (c: TetherConfig): string => resolve(c.boot.artifactsDir ?? join(c.dataDir, 'artifacts'));
 export const tftpRoot = (c: TetherConfig): string => resolve(c.boot.tftpRoot ?? join(c.dataDir, 'tftp'));
+/** Browser terminal transcripts, one file per session (the audit event points at it). */
+export const terminalDir = (c: TetherConfig): string => join(resolve(c.dataDir), 'terminal');

@@ -111,6 +111,21 @@ export const configSchema = {
       },
     },
     zones: { type: 'array', items: zone, default: [] },
+    racks: {
+      type: 'array',
+      default: [],
+      description: 'the site table: which switch (and port) is in which rack; a machine is placed by option 82 from its relay or by its NICs\' LLDP neighbour',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['rack', 'switch'],
+        properties: {
+          rack: { type: 'string', minLength: 1, maxLength: 64 },
+          switch: { type: 'string', minLength: 1, maxLength: 255, description: 'option 82 remote-id or LLDP chassis id / system name of the switch' },
+          ports: { type: 'array', items: { type: 'string', minLength: 1, maxLength: 255 }, default: [], description: 'option 82 circuit-ids / LLDP port ids; empty = every port (a top-of-rack switch)' },
+        },
+      },
+    },
     boot: {
       type: 'object',
       additionalProperties: false,
@@ -206,6 +221,8 @@ export interface ZoneConfig {
   autoApprove: Array<{ minMemoryGiB?: number; minDisks?: number; minCpuThreads?: number; vendor?: string }>;
 }
 
+export interface RackEntry { rack: string; switch: string; ports: string[] }
+
 export interface BootFiles { bios: string; efi32: string; efi64: string; arm64: string }
 
 export interface TetherConfig {
@@ -215,6 +232,7 @@ export interface TetherConfig {
   http: { listen: string; bodyLimit: number; trustProxy: boolean };
   auth: { sessionHours: number; firstAdmin: string };
   zones: ZoneConfig[];
+  racks: RackEntry[];
   boot: {
     artifactsDir: string | null;
     tftpRoot: string | null;

@@ -23,6 +23,7 @@ let server: Inventory; // a real collected document (the agent's collectors on t
 
 before(async () => {
   store = Store.open(':memory:');
+  store.createUser('viewer', 'x', 'viewer');
   app = await buildApp({ config: configFrom({ zones: [{ name: 'zone-a' }] }), store });
   await app.ready();
   server = await collectInventory(fakeHost(loadFixture('server-uefi')), { now: () => new Date('2026-05-01T00:00:00Z') });
@@ -80,6 +81,14 @@ test('agent report: a good report inventories the machine and stores document, i
   const [ev] = store.listEvents({ machineId: m.id, kind: 'transition', limit: 1 });
   assert.deepEqual([ev.from, ev.to, ev.actor], ['discovered', 'inventoried', 'agent']);
   assert.equal(ev.data?.disks, 3);
+  // Operators read it back through the API.
+  const token = (await import('../auth/users.ts')).mintApiToken(store, { user: 'viewer', name: 't', role: 'viewer' });
+  const shown = await app.inject({ method: 'GET', url: `/api/v1/machines/${m.id}/inventory`, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(shown.statusCode, 200, shown.body);
+  assert.deepEqual(shown.json().inventory, inv);
+  const none = await app.inject({ method: 'GET', url: `/api/v1/machines/${booted().id}/inventory`, headers: { authorization: `Bearer ${token}` } });
+  assert.equal(none.statusCode, 404);
+  assert.match(none.json().message, /has not reported its hardware yet/);
 });
 
 test('agent report: unknown, forged, missing and replayed tokens are refused and change nothing', async () => {

@@ -12,7 +12,14 @@ import eventsApi from './api/events.ts';
 import usersApi from './api/users.ts';
 import bootPlugin, { recordArtifactFetch } from './boot.ts';
 import artifactsPlugin from './artifacts.ts';
-import { artifactsDir } from '../config/paths.ts';
+import agentPlugin from './agent.ts';
+import { autoApprove } from '../lifecycle/autoapprove.ts';
+import { rackFromLldp } from '../boot/placement.ts';
+import { artifactsDir, terminalDir } from '../config/paths.ts';
+import siteApi from './api/site.ts';
+import livePlugin from './live.ts';
+import terminalPlugin from './terminal.ts';
+import uiPlugin from './ui.ts';
 
 export interface RouteEntry { method: string; url: string; access: string }
 
@@ -52,6 +59,18 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   await app.register(eventsApi, { store: o.store });
   await app.register(usersApi, { store: o.store });
   await app.register(bootPlugin, { store: o.store, config: o.config });
+  await app.register(agentPlugin, {
+    store: o.store,
+    onReport: (e) => {
+      const rack = rackFromLldp(o.config.racks, e.inventory);
+      if (rack && rack !== e.machine.rack) o.store.updateMachine(e.machine.id, { rack });
+      autoApprove(o.store, o.config, o.store.mustGetMachine(e.machine.id), e.inventory);
+    },
+  });
   await app.register(artifactsPlugin, { root: artifactsDir(o.config), onFetch: (f) => recordArtifactFetch(o.store, f) });
+  await app.register(siteApi, { store: o.store, config: o.config });
+  await app.register(livePlugin, { store: o.store });
+  await app.register(terminalPlugin, { store: o.store, dir: terminalDir(o.config) });
+  await app.register(uiPlugin);
   return app;
 }

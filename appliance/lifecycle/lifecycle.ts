@@ -52,7 +52,7 @@ export type Action = (typeof ACTIONS)[number];
  * inventoried machine for install; `install` is the same move also allowed as a retry from
  * failed/rescue; `reinstall` sends an installed machine back through the discovery OS.
  */
-const ACTION_MOVES: Record<Action, { to: MachineState; from: readonly MachineState[] | '*' }> = {
+export const ACTION_MOVES: Record<Action, { to: MachineState; from: readonly MachineState[] | '*' }> = {
   approve: { to: 'approved', from: ['inventoried'] },
   install: { to: 'approved', from: ['inventoried', 'failed', 'rescue'] },
   reinstall: { to: 'approved', from: ['installed', 'joining', 'enrolled', 'ready', 'headless', 'failed', 'rescue'] },

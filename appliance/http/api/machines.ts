@@ -6,6 +6,7 @@ import { ACTIONS, applyAction, discover, type Action } from '../../lifecycle/lif
 import { STATES } from '../../lifecycle/states.ts';
 import { ApiError, errorBodySchema } from '../errors.ts';
 import { idParams, macPattern } from '../schemas.ts';
+import { getInventory } from '../../store/inventory.ts';
 
 export interface MachinesApiOptions { store: Store; zones: string[] }
 
@@ -75,6 +76,17 @@ export default async function machinesApi(app: FastifyInstance, o: MachinesApiOp
   }, async (request) => {
     const machine = store.mustGetMachine((request.params as { id: string }).id);
     return { machine, events: store.listEvents({ machineId: machine.id, limit: 200 }) };
+  });
+
+  // The hardware as the agent last reported it (agent/protocol.ts Inventory: absent facts say why).
+  app.get('/api/v1/machines/:id/inventory', {
+    config: { access: 'viewer' },
+    schema: { params: idParams, response: errors },
+  }, async (request) => {
+    const machine = store.mustGetMachine((request.params as { id: string }).id);
+    const inv = getInventory(store, machine.id);
+    if (!inv) throw new ApiError('not_found', `machine ${machine.id} has not reported its hardware yet`);
+    return { machineId: machine.id, reportedAt: inv.reportedAt, inventory: inv.doc };
   });
 
   app.post('/api/v1/machines/:id/actions/:action', {

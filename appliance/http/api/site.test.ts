@@ -1,0 +1,16 @@
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { testAppliance, bearer, type TestAppliance } from '../../../test/lib/appliance.ts';
+import { discover } from '../../lifecycle/lifecycle.ts';
+
+let t: TestAppliance;
+before(async () => { t = await testAppliance({ site: 'dc1', zones: [{ name: 'zone-a', autoApprove: [{ minMemoryGiB: 64, minDisks: 2 }] }, { name: 'zone-b' }] }); });
+after(() => t.close());
+
+test('site: configured zones (even empty ones), counts per state, and an unconfigured cloud link', async () => {
+  discover(t.store, { mac: '52:54:00:cc:00:01', zone: 'zone-a', actor: 'dhcp' });
+  discover(t.store, { mac: '52:54:00:cc:00:02', actor: 'dhcp' });
+  const r = await t.app.inject({ url: '/api/v1/site', headers: bearer(t.tokens.viewer) });
+  assert.equal(r.statusCode, 200);
+  assert.deepEqual(r.json(), { site: 'dc1', zones: ['zone-a', 'zone-b'], autoApprove: { 'zone-a': ['memory ≥ 64 GiB, disks ≥ 2'], 'zone-b': [] }, counts: { discovered: 2 }, total: 2, cloudLink: { configured: false, status: null } });
+});

@@ -1,0 +1,147 @@
+// One machine: who it is, where it sits, how its last boot went, what it is doing now, its
+// history, and the actions an operator may take — each behind a confirmation naming it.
+import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { api, type Machine, type MachineDetail } from '../api.ts';
+import { subscribe } from '../live.ts';
+import { useCan } from '../session.tsx';
+import { lookOf } from '../states.ts';
+import { ACTION_TEXT, actionsFor, type Action } from '../actions.ts';
+import { installProgress } from '../install-progress.ts';
+import { StateBadge } from '../components/StateBadge.tsx';
+import { ProgressBar } from '../components/ProgressBar.tsx';
+import { BootTimeline } from '../components/BootTimeline.tsx';
+import { EventTable } from '../components/EventTable.tsx';
+import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
+import { ago, machineName, time } from '../format.ts';
+import { Link } from '../router.tsx';
+
+function Facts(p: { rows: Array<[string, ReactNode]> }) {
+  return <dl className="facts">{p.rows.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v ?? <span className="muted">—</span>}</dd></div>)}</dl>;
+}
+
+function Inventory(p: { detail: MachineDetail }) {
+  const { machine, events } = p.detail;
+  if (!machine.inventoriedAt) return <p className="muted" data-testid="inventory">Not yet reported. The agent reports the hardware once the machine has booted the discovery OS.</p>;
+  // The full hardware report is stored but not yet served by the API; the report's summary is in its event.
+  const report = events.find((e) => e.actor === 'agent' && (e.to === 'inventoried' || e.kind === 'inventory'))?.data ?? {};
+  return (
+    <div data-testid="inventory">
+      <Facts rows={[
+        ['Reported', <span title={time(machine.inventoriedAt)}>{ago(machine.inventoriedAt)}</span>],
+        ['Disks', typeof report.disks === 'number' ? String(report.disks) : null],
+        ['Network ports', typeof report.nics === 'number' ? String(report.nics) : null],
+      ]} />
+      <p className="muted small">CPU, memory, disk and network details are not shown here yet.</p>
+    </div>
+  );
+}
+
+function Location(p: { m: Machine }) {
+  const l = p.m.location;
+  if (!l || Object.keys(l).length === 0) return null;
+  return <>{Object.entries(l).map(([k, v]) => <span key={k} className="chip">{k}: {typeof v === 'object' ? JSON.stringify(v) : String(v)}</span>)}</>;
+}
+
+export function MachineView(p: { id: string }) {
+  const [detail, setDetail] = useState<MachineDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [action, setAction] = useState<Action | null>(null);
+  const canAct = useCan('operator');
+  const timer = useRef<number | undefined>(undefined);
+  // The page may be opened by MAC; live events name the machine by its id.
+  const machineId = useRef(p.id);
+
+  const load = useCallback(() => {
+    api<MachineDetail>('GET', `/machines/${encodeURIComponent(p.id)}`).then((d) => {
+      machineId.current = d.machine.id;
+      setDetail(d);
+      setError(null);
+    }, (e: Error) => setError(e.message));
+  }, [p.id]);
+
+  useEffect(() => {
+    load();
+    const off = subscribe((msg) => {
+      if (msg.kind === 'event' && msg.event.machineId !== machineId.current) return;
+      window.clearTimeout(timer.current);
+      timer.current = window.setTimeout(load, 150);
+    });
+    return () => { off(); window.clearTimeout(timer.current); };
+  }, [load]);
+
+  if (error && !detail) return <div className="card"><h1>Machine {p.id}</h1><p className="error" role="alert">{error}</p><Link to="/machines">Back to all machines</Link></div>;
+  if (!detail) return <p className="muted">Loading…</p>;
+  const m = detail.machine;
+  const name = machineName(m);
+  const look = lookOf(m.state);
+  const progress = installProgress(detail.events);
+  const actions = actionsFor(m.state);
+
+  return (
+    <>
+      <div className="page-head">
+        <h1>{name}</h1>
+        <StateBadge state={m.state} />
+        <span className="muted">{m.zone ?? 'no zone'} · rack {m.rack ?? '—'}</span>
+      </div>
+      <div className={`banner state-banner`} style={{ borderColor: look.color }} data-testid="state-line">
+        <strong>{look.label}.</strong> {look.meaning}{m.stateReason ? <> Last change: {m.stateReason}.</> : null} <span className="muted">({ago(m.updatedAt)})</span>
+      </div>
+      {progress && (m.state === 'installing' || m.state === 'approved') && (
+        <section className="card" aria-label="install progress">
+          <h2>Install</h2>
+          <ProgressBar progress={progress} label={`install progress of ${name}`} />
+        </section>
+      )}
+      {canAct && actions.length > 0 && (
+        <section className="card actions" aria-label="actions">
+          <h2>Actions</h2>
+          <div className="buttons">
+            {actions.map((a) => <button key={a} type="button" className={ACTION_TEXT[a].destructive ? 'danger' : a === 'approve' ? 'primary' : undefined} onClick={() => setAction(a)}>{ACTION_TEXT[a].label}</button>)}
+          </div>
+        </section>
+      )}
+      <div className="grid2">
+        <section className="card" aria-label="identity">
+          <h2>Identity</h2>
+          <Facts rows={[
+            ['Name', m.hostname], ['Machine ID', <span className="mono">{m.id}</span>], ['Boot MAC', <span className="mono">{m.bootMac}</span>],
+            ['All MACs', m.macs.length ? <span className="mono">{m.macs.join(', ')}</span> : null],
+            ['Serial number', m.serial], ['SMBIOS UUID', m.smbiosUuid ? <span className="mono">{m.smbiosUuid}</span> : null],
+            ['First seen', <span title={time(m.createdAt)}>{ago(m.createdAt)}</span>],
+          ]} />
+        </section>
+        <section className="card" aria-label="placement">
+          <h2>Placement</h2>
+          <Facts rows={[['Zone', m.zone], ['Rack', m.rack], ['Location', m.location && Object.keys(m.location).length ? <Location m={m} /> : null]]} />
+          <h2>Inventory</h2>
+          <Inventory detail={detail} />
+        </section>
+      </div>
+      <section className="card" aria-label="boot">
+        <h2>Last network boot</h2>
+        <BootTimeline events={detail.events} />
+      </section>
+      <section className="card" aria-label="history">
+        <h2>History</h2>
+        <EventTable events={detail.events} empty="Nothing recorded yet." />
+      </section>
+      {action && (
+        <ConfirmDialog
+          title={`${ACTION_TEXT[action].label} ${name}?`}
+          confirmLabel={`${ACTION_TEXT[action].label} ${name}`}
+          danger={ACTION_TEXT[action].destructive}
+          typeToConfirm={ACTION_TEXT[action].destructive ? name : undefined}
+          withReason
+          onClose={() => setAction(null)}
+          onConfirm={async (reason) => {
+            await api('POST', `/machines/${m.id}/actions/${action}`, reason ? { reason } : {});
+            load();
+          }}>
+          <p><strong>{name}</strong> <span className="mono muted">({m.bootMac}{m.serial ? `, serial ${m.serial}` : ''})</span> in {m.zone ?? 'no zone'}, rack {m.rack ?? '—'}, now <StateBadge state={m.state} />.</p>
+          <p className={ACTION_TEXT[action].destructive ? 'warn' : undefined}>{ACTION_TEXT[action].consequence}</p>
+        </ConfirmDialog>
+      )}
+    </>
+  );
+}
