@@ -11,7 +11,7 @@ import { identify, isPlaceholderSerial, isPlaceholderUuid } from '../lifecycle/i
 import { transition } from '../lifecycle/lifecycle.ts';
 import type { MachineState } from '../lifecycle/states.ts';
 import { saveInventory, type SavedInventory } from '../store/inventory.ts';
-import { ApiError, errorBodySchema } from './errors.ts';
+import { ApiError, errorResponses } from './errors.ts';
 import {
   AGENT_PATHS, MAX_REPORT_BYTES, PROTOCOL_VERSION, factValue, heartbeatSchema, reportSchema, taskQuerySchema,
   type Heartbeat, type Inventory, type Report, type ReportAnswer, type TaskAnswer,
@@ -91,7 +91,7 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
   const { store } = o;
   const taskFor = o.taskFor ?? nextTask;
   const lastMessage = new Map<string, string>();
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 409: errorBodySchema, 413: errorBodySchema };
+  const errors = errorResponses;
 
   app.decorateRequest('agentMachineId', null);
 

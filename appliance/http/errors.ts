@@ -37,6 +37,11 @@ export const errorBodySchema = {
   properties: { error: { type: 'string' }, message: { type: 'string' }, details: {} },
 } as const;
 
+/** Response schemas for the error statuses routes answer with: every one is the same body. */
+export const errorResponses = Object.fromEntries(
+  [...new Set(Object.values(ERROR_CODES))].filter((s) => s < 500).map((s) => [s, errorBodySchema]),
+) as Record<400 | 401 | 403 | 404 | 409 | 413 | 415 | 429, typeof errorBodySchema>;
+
 function fromFastify(e: FastifyError): ApiError {
   if (e.validation) {
     const first = e.validation[0];

@@ -1,7 +1,7 @@
 // /api/v1/events: the audit trail and machine histories, newest first, paged by id cursor.
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.ts';
-import { errorBodySchema } from '../errors.ts';
+import { errorResponses } from '../errors.ts';
 
 export default async function eventsApi(app: FastifyInstance, o: { store: Store }): Promise<void> {
   if (!o.store) throw new Error('events API needs a store');
@@ -21,7 +21,7 @@ export default async function eventsApi(app: FastifyInstance, o: { store: Store 
       },
       response: {
         200: { type: 'object', properties: { items: { type: 'array', items: { $ref: 'event#' } }, next: { type: ['integer', 'null'] } } },
-        400: errorBodySchema, 401: errorBodySchema,
+        ...errorResponses,
       },
     },
   }, async (request) => {

@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Store, MachineQuery } from '../../store/store.ts';
 import { ACTIONS, applyAction, discover, type Action } from '../../lifecycle/lifecycle.ts';
 import { STATES } from '../../lifecycle/states.ts';
-import { ApiError, errorBodySchema } from '../errors.ts';
+import { ApiError, errorResponses } from '../errors.ts';
 import { idParams, macPattern } from '../schemas.ts';
 import { getInventory } from '../../store/inventory.ts';
 
@@ -13,7 +13,7 @@ export interface MachinesApiOptions { store: Store; zones: string[] }
 export default async function machinesApi(app: FastifyInstance, o: MachinesApiOptions): Promise<void> {
   if (!o.store) throw new Error('machines API needs a store');
   const { store } = o;
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const errors = errorResponses;
 
   app.get('/api/v1/machines', {
     config: { access: 'viewer' },

@@ -3,14 +3,14 @@ import type { FastifyInstance } from 'fastify';
 import type { Role, Store } from '../../store/store.ts';
 import { hashPassword, generatePassword } from '../../auth/secrets.ts';
 import { mintApiToken, roleRank, ROLES } from '../../auth/users.ts';
-import { ApiError, errorBodySchema } from '../errors.ts';
+import { ApiError, errorResponses } from '../errors.ts';
 
 export default async function usersApi(app: FastifyInstance, o: { store: Store }): Promise<void> {
   if (!o.store) throw new Error('users API needs a store');
   const { store } = o;
   const role = { type: 'string', enum: [...ROLES] } as const;
   const password = { type: 'string', minLength: 12, maxLength: 1024 } as const;
-  const errors = { 400: errorBodySchema, 401: errorBodySchema, 403: errorBodySchema, 404: errorBodySchema, 409: errorBodySchema };
+  const errors = errorResponses;
   const audit = (actorName: string, reason: string, data: Record<string, unknown>) => store.appendEvent({ kind: 'audit', actor: 'operator', actorName, reason, data });
 
   app.get('/api/v1/users', { config: { access: 'admin' }, schema: { response: { 200: { type: 'object', properties: { items: { type: 'array' } } }, ...errors } } }, async () => ({ items: store.listUsers() }));
