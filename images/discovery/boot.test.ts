@@ -4,22 +4,17 @@
 // in that namespace. Asserted field by field against each VM's qemu command line.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Lab, type Spawned } from '../../test/lib/lab.ts';
+import { assertInventory, hardwareArgs, ZERO_UUID, type LabVm } from '../../test/lib/vms.ts';
 import { Store } from '../../appliance/store/store.ts';
-import { getInventory } from '../../appliance/store/inventory.ts';
 import { buildDiscovery } from './builder.ts';
-import type { Disk, Nic } from '../../agent/protocol.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const CACHE = join(ROOT, '.cache');
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
-interface Vm { name: string; uuid: string; serial: string; macs: string[]; disks: Array<{ serial: string; kind: 'virtio' | 'sata'; wwn?: string }> }
-
-const VMS: Vm[] = [
+const VMS: LabVm[] = [
   { name: 'a', uuid: '5c0ffee0-1234-4abc-9def-0123456789ab', serial: 'LAB-A-0001', macs: ['52:54:00:d1:00:01', '52:54:00:d1:00:02'],
     disks: [{ serial: 'VIRTIO-A-1', kind: 'virtio' }, { serial: 'SATA-A-2', kind: 'sata', wwn: '0x5000c500a1b2c3d4' }] },
   // Two boxes whose firmware says nothing useful: the same all-zero UUID and a placeholder serial.
@@ -58,20 +53,7 @@ test('discovery OS: qemu VMs boot it and their agents inventory them into the ap
     assert.ok(cmdline.includes('tether.token='), script);
     const args = ['-accel', 'tcg', '-m', '1024', '-smp', '1', '-nodefaults', '-display', 'none', '-serial', 'stdio', '-monitor', 'none', '-no-reboot',
       '-kernel', join(image, 'vmlinuz'), '-initrd', join(image, 'initrd.img'), '-append', `${cmdline.replace(/\binitrd=\S+\s*/, '')} panic=-1`,
-      '-uuid', vm.uuid, '-smbios', `type=1,manufacturer=LabVendor,product=LabBox,serial=${vm.serial}`];
-    vm.macs.forEach((mac, i) => {
-      const tap = `tap${vm.name}${i}`;
-      l.tap(ns, tap, 'br0');
-      args.push('-netdev', `tap,id=n${i},ifname=${tap},script=no,downscript=no`, '-device', `${i === 0 ? 'virtio-net-pci' : 'e1000'},netdev=n${i},mac=${mac}`);
-    });
-    vm.disks.forEach((d, i) => {
-      const file = join(l.dir, `${vm.name}-disk${i}.img`);
-      writeFileSync(file, '');
-      execFileSync('truncate', ['-s', `${64 * (i + 1)}M`, file]);
-      args.push('-drive', `file=${file},if=none,id=d${i},format=raw`);
-      if (d.kind === 'virtio') args.push('-device', `virtio-blk-pci,drive=d${i},serial=${d.serial}`);
-      else args.push('-device', 'ahci,id=ahci0', '-device', `ide-hd,drive=d${i},bus=ahci0.0,serial=${d.serial},model=TetherDisk,wwn=${d.wwn}`);
-    });
+      ...hardwareArgs(l, ns, 'br0', vm, { pxeRom: false })];
     started.set(vm.name, { console: l.spawn(ns, 'qemu-system-x86_64', args, { logName: `vm-${vm.name}` }), t0: performance.now() });
   }
 
@@ -86,31 +68,8 @@ test('discovery OS: qemu VMs boot it and their agents inventory them into the ap
   try {
     const ids = new Set<string>();
     for (const vm of VMS) {
-      const m = store.getMachine(vm.macs[0]);
-      assert.ok(m, `machine ${vm.macs[0]}`);
-      ids.add(m.id);
-      assert.equal(m.state, 'inventoried');
-      assert.equal(m.zone, 'zone-a');
-      // The kernel does not show an all-zero (or all-F) UUID at all: it is absent, never "000…".
-      const uuid = vm.uuid === ZERO_UUID ? null : vm.uuid;
-      assert.equal(m.smbiosUuid, uuid);
-      assert.equal(m.serial, vm.serial);
-      assert.deepEqual(m.macs, [...vm.macs].sort());
-      const doc = getInventory(store, m.id)!.doc;
-      assert.deepEqual([doc.system.vendor, doc.system.product, doc.system.serial], ['LabVendor', 'LabBox', vm.serial]);
-      assert.deepEqual(doc.system.uuid, uuid ?? { absent: 'the firmware does not provide it' });
-      assert.equal(doc.firmware.mode, 'bios');
-      const disks = doc.disks as Disk[];
-      assert.deepEqual(disks.map((d) => d.serial).sort(), vm.disks.map((d) => d.serial).sort());
-      for (const [i, d] of vm.disks.entries()) {
-        const got = disks.find((x) => x.serial === d.serial)!;
-        assert.equal(got.sizeBytes, 64 * (i + 1) * 1024 ** 2);
-        assert.equal(got.transport, d.kind);
-        if (d.wwn) assert.equal(got.wwn, d.wwn);
-      }
-      const nics = doc.nics as Nic[];
-      assert.deepEqual(nics.map((n) => [n.mac, n.driver]).sort(), vm.macs.map((mac, i) => [mac, i === 0 ? 'virtio_net' : 'e1000']).sort());
-      assert.equal(nics.find((n) => n.mac === vm.macs[0])?.link, 'up');
+      ids.add(assertInventory(store, vm, 'zone-a', 'bios'));
+      assert.equal(store.getMachine(vm.macs[0])!.state, 'inventoried');
     }
     assert.equal(ids.size, VMS.length, 'two boxes with the same all-zero UUID stay two machines');
   } finally {

@@ -1,25 +1,32 @@
-// The whole discovery chain with nothing but Tether on the wire: a diskful SeaBIOS VM powers on in
-// zone-a, gets its address and boot URL from Tether's DHCP, runs the iPXE script Tether renders for
-// it, boots the discovery OS from Tether's artifacts, and its agent reports the hardware. The
-// machine ends up inventoried in its zone, then approved by the zone's auto-approve rule, with a
-// boot timeline of every step.
+// The whole discovery chain with nothing but Tether on the wire, in two zones at once: a SeaBIOS VM
+// in zone-a and an OVMF VM in zone-b (each with set UUID, serial, 2 disks, 2 NICs) power on, get
+// their address and boot file from Tether's DHCP on their zone's interface, chain to the iPXE script
+// Tether renders for them, boot the discovery OS from Tether's artifacts, and their agents report.
+// Each machine ends up inventoried in its zone with exactly the hardware qemu was given; zone-a's
+// auto-approve rule then approves its machine, zone-b (no rules) leaves its machine to a person.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Lab } from '../lib/lab.ts';
 import { CACHE } from '../lib/marker-initrd.ts';
+import { assertInventory, hardwareArgs, type LabVm } from '../lib/vms.ts';
 import { buildDiscovery } from '../../images/discovery/builder.ts';
+import { fetchIpxe } from '../../images/ipxe/fetch.ts';
 import { Store } from '../../appliance/store/store.ts';
-import { getInventory } from '../../appliance/store/inventory.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
-const MAC = '52:54:00:c4:00:01';
-const UUID = '7e7e7e7e-1111-4222-8333-444455556666';
-const SERIAL = 'CHAIN-0001';
+const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
+const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 
-test('discovery chain: power-on → Tether DHCP → iPXE script → discovery OS → agent report → inventoried → auto-approved', { timeout: 900_000 }, async () => {
+const VMS: Array<LabVm & { zone: string; firmware: 'bios' | 'uefi' }> = [
+  { name: 'a', zone: 'zone-a', firmware: 'bios', uuid: '7e7e7e7e-1111-4222-8333-444455556666', serial: 'CHAIN-A-0001',
+    macs: ['52:54:00:c4:00:01', '52:54:00:c4:00:02'], disks: [{ serial: 'CHAIN-A-D1', kind: 'virtio' }, { serial: 'CHAIN-A-D2', kind: 'sata', wwn: '0x5000c500a1b2c3e1' }] },
+  { name: 'b', zone: 'zone-b', firmware: 'uefi', uuid: '8f8f8f8f-2222-4333-8444-555566667777', serial: 'CHAIN-B-0001',
+    macs: ['52:54:00:c5:00:01', '52:54:00:c5:00:02'], disks: [{ serial: 'CHAIN-B-D1', kind: 'virtio' }, { serial: 'CHAIN-B-D2', kind: 'sata', wwn: '0x5000c500a1b2c3e2' }] },
+];
+
+test('discovery chain: SeaBIOS in zone-a and OVMF in zone-b boot from Tether into the discovery OS and are inventoried field by field', { timeout: 900_000 }, async () => {
   const build = await buildDiscovery({ out: join(CACHE, 'discovery-chain'), cache: CACHE, level: 3, log: () => {} });
   console.log(`discovery chain: image ${build.skipped ? 'up to date' : 'built'} in ${(build.tookMs / 1000).toFixed(1)} s`);
   const lab = new Lab('chain');
@@ -27,47 +34,51 @@ test('discovery chain: power-on → Tether DHCP → iPXE script → discovery OS
     const data = join(lab.dir, 'data');
     mkdirSync(join(data, 'artifacts/discovery'), { recursive: true });
     for (const f of ['vmlinuz', 'initrd.img']) copyFileSync(join(CACHE, 'discovery-chain', f), join(data, 'artifacts/discovery', f));
+    await fetchIpxe({ cache: join(CACHE, 'debs'), tftpRoot: join(data, 'tftp'), artifactsDir: join(data, 'artifacts') });
     const ns = lab.ns('site');
     lab.bridge(ns, 'br-a', '10.246.1.1/24');
-    lab.tap(ns, 'tap0', 'br-a');
+    lab.bridge(ns, 'br-b', '10.246.2.1/24');
+    const zone = (n: number, extra: Record<string, unknown>) => ({
+      name: `zone-${'ab'[n - 1]}`, interfaces: [`br-${'ab'[n - 1]}`],
+      dhcp: { mode: 'full', pools: [{ subnet: `10.246.${n}.0/24`, range: [`10.246.${n}.100`, `10.246.${n}.150`], routers: [`10.246.${n}.1`] }] },
+      ...extra,
+    });
     const cfg = join(lab.dir, 'tether.yaml');
     writeFileSync(cfg, JSON.stringify({
       dataDir: data,
-      http: { listen: '10.246.1.1:8080' },
-      zones: [{
-        name: 'zone-a', interfaces: ['br-a'],
-        dhcp: { mode: 'full', pools: [{ subnet: '10.246.1.0/24', range: ['10.246.1.100', '10.246.1.150'], routers: ['10.246.1.1'] }] },
-        autoApprove: [{ minMemoryGiB: 0.5, minDisks: 1 }],
-      }],
+      http: { listen: '127.0.0.1:8080' },
+      zones: [zone(1, { autoApprove: [{ minMemoryGiB: 0.5, minDisks: 2 }] }), zone(2, {})],
     }));
     const tether = lab.spawn(ns, process.execPath, [join(root, 'appliance/cli.ts'), 'serve', '-c', cfg], { logName: 'tether' });
     await tether.waitFor('DHCP serving', 30_000);
 
-    const disk = join(lab.dir, 'disk.img');
-    execFileSync('truncate', ['-s', '256M', disk]);
-    const t0 = performance.now();
-    const vm = lab.spawn(ns, 'qemu-system-x86_64', ['-accel', 'tcg', '-m', '1024', '-no-reboot', '-nographic', '-nodefaults', '-serial', 'stdio', '-boot', 'n',
-      '-uuid', UUID, '-smbios', `type=1,manufacturer=ChainVendor,product=ChainBox,serial=${SERIAL}`,
-      '-drive', `file=${disk},if=none,id=d0,format=raw`, '-device', 'virtio-blk-pci,drive=d0,serial=CHAIN-DISK-0',
-      '-netdev', 'tap,id=n0,ifname=tap0,script=no,downscript=no', '-device', `virtio-net-pci,netdev=n0,mac=${MAC}`], { logName: 'vm' });
-    await vm.waitFor(/tether-agent: reported: machine m-[0-9a-f]+/, 600_000);
-    console.log(`discovery chain: power-on → agent report in ${((performance.now() - t0) / 1000).toFixed(1)} s (TCG)`);
+    const vars = join(lab.dir, 'OVMF_VARS.fd');
+    copyFileSync(OVMF_VARS, vars);
+    const started = VMS.map((vm) => {
+      const firmware = vm.firmware === 'uefi'
+        ? ['-machine', 'q35', '-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${vars}`]
+        : ['-boot', 'n'];
+      const args = ['-accel', 'tcg', '-m', '1024', '-no-reboot', '-nographic', '-nodefaults', '-serial', 'stdio', ...firmware,
+        ...hardwareArgs(lab, ns, `br-${vm.zone.slice(-1)}`, vm, { pxeRom: vm.firmware === 'bios' })];
+      return { vm, t0: performance.now(), proc: lab.spawn(ns, 'qemu-system-x86_64', args, { logName: `vm-${vm.name}` }) };
+    });
+    await Promise.all(started.map(async ({ vm, t0, proc }) => {
+      await proc.waitFor(/tether-agent: reported: machine m-[0-9a-f]+/, 720_000);
+      console.log(`discovery chain: ${vm.firmware} VM in ${vm.zone}: power-on → inventoried in ${((performance.now() - t0) / 1000).toFixed(1)} s (2 VMs in parallel, TCG)`);
+    }));
 
     const store = Store.open(join(data, 'tether.db'));
     try {
-      const m = store.getMachine(MAC)!;
-      assert.equal(m.zone, 'zone-a');
-      assert.equal(m.smbiosUuid, UUID);
-      assert.equal(m.serial, SERIAL);
-      assert.equal(m.state, 'approved', 'the zone rule approved it');
-      const doc = getInventory(store, m.id)!.doc;
-      assert.deepEqual([doc.system.vendor, doc.system.product], ['ChainVendor', 'ChainBox']);
-      const events = store.listEvents({ machineId: m.id, limit: 200 }).reverse();
-      const transitions = events.filter((e) => e.kind === 'transition').map((e) => `${e.to}/${e.actor}`);
-      assert.deepEqual(transitions, ['discovered/dhcp', 'inventoried/agent', 'approved/rule']);
-      const steps = events.filter((e) => e.kind === 'boot').map((e) => e.data?.step);
-      console.log(`discovery chain: timeline ${steps.join(' → ')} → ${transitions.join(' → ')}`);
-      for (const step of ['dhcp', 'script', 'kernel', 'initrd']) assert.ok(steps.includes(step), `${step} on the timeline`);
+      for (const vm of VMS) {
+        const id = assertInventory(store, vm, vm.zone, vm.firmware);
+        const events = store.listEvents({ machineId: id, limit: 200 }).reverse();
+        const transitions = events.filter((e) => e.kind === 'transition').map((e) => `${e.to}/${e.actor}`);
+        const steps = events.filter((e) => e.kind === 'boot').map((e) => e.data?.step as string);
+        console.log(`discovery chain: ${vm.zone} timeline ${steps.join(' → ')}; ${transitions.join(' → ')}`);
+        for (const step of ['dhcp', ...(vm.firmware === 'uefi' ? ['tftp'] : []), 'script', 'kernel', 'initrd']) assert.ok(steps.includes(step), `${vm.zone}: ${step} on the timeline`);
+        const expected = vm.zone === 'zone-a' ? ['discovered/dhcp', 'inventoried/agent', 'approved/rule'] : ['discovered/dhcp', 'inventoried/agent'];
+        assert.deepEqual(transitions, expected);
+      }
     } finally {
       store.close();
     }
