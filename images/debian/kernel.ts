@@ -3,7 +3,7 @@
 import { execa } from 'execa';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { unpackDeb } from './debs.ts';
+import { unpackDeb, withCacheLock } from './debs.ts';
 
 export interface DebianKernel { version: string; package: string; vmlinuz: string; root: string; modules: string }
 
@@ -20,8 +20,12 @@ export async function debianKernel(cache: string, log?: (msg: string) => void): 
   const version = readdirSync(join(root, 'lib/modules'))[0];
   const modules = join(root, 'lib/modules', version);
   if (!existsSync(join(modules, 'modules.dep'))) {
-    log?.(`depmod ${version}`);
-    await execa('depmod', ['-b', root, version]);
+    // depmod writes into the shared unpacked tree: one build at a time, and only once.
+    await withCacheLock(`${root}.depmod.lock`, async () => {
+      if (existsSync(join(modules, 'modules.dep'))) return;
+      log?.(`depmod ${version}`);
+      await execa('depmod', ['-b', root, version]);
+    });
   }
   return { version, package: pkg, vmlinuz: join(root, 'boot', `vmlinuz-${version}`), root, modules };
 }

@@ -111,7 +111,9 @@ export class Lab {
     };
     proc.stdout!.on('data', onData);
     proc.stderr!.on('data', onData);
-    const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => { log.end(); resolve(code); for (const w of waiters.splice(0)) w(); }));
+    // 'close', not 'exit': output may still arrive after the process exits, and the log must take it.
+    let closed = false;
+    const exited = new Promise<number | null>((resolve) => proc.on('close', (code) => { closed = true; log.end(); resolve(code); for (const w of waiters.splice(0)) w(); }));
     const s: Spawned = {
       proc,
       output: () => out,
@@ -122,7 +124,7 @@ export class Lab {
         const timer = setTimeout(() => reject(new Error(`lab: timed out after ${ms} ms waiting for ${pattern} in ${cmd} output:\n${out.slice(-2000)}`)), ms);
         const check = (): void => {
           if (test()) { clearTimeout(timer); resolve(out); return; }
-          if (proc.exitCode !== null || proc.signalCode !== null) { clearTimeout(timer); reject(new Error(`lab: ${cmd} exited (${proc.exitCode ?? proc.signalCode}) before ${pattern}:\n${out.slice(-2000)}`)); return; }
+          if (closed) { clearTimeout(timer); reject(new Error(`lab: ${cmd} exited (${proc.exitCode ?? proc.signalCode}) before ${pattern}:\n${out.slice(-2000)}`)); return; }
           waiters.push(check);
         };
         check();
