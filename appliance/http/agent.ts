@@ -138,7 +138,7 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
     const serial = factValue(inv.system.serial);
     const nics = factValue(inv.nics) ?? [];
     const macs = [...new Set([report.mac, ...nics.map((n) => n.mac)])];
-    const { saved, transitioned } = store.db.transaction(() => {
+    const { saved, transitioned } = store.transaction(() => {
       // A boot reports once: a replayed report (same token) changes nothing.
       if (!store.useToken(tokenId)) throw new ApiError('conflict', 'this boot already reported its inventory; a new report needs a new boot');
       const match = identify({ uuid, serial, macs }, store.identityCandidates({ uuid, serial, macs }));
@@ -165,7 +165,7 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
       if (moves) transition(store, machine.id, 'inventoried', { actor: 'agent', reason: 'the agent reported the inventory', data: summary, expectFrom: INVENTORIES_FROM });
       else store.appendEvent({ machineId: machine.id, kind: 'inventory', actor: 'agent', reason: `inventory updated (machine stays ${machine.state})`, data: summary });
       return { saved, transitioned: moves };
-    }).immediate();
+    });
     const current = store.mustGetMachine(machine.id);
     try {
       o.onReport?.({ machine: current, inventory: inv, transitioned, saved });
