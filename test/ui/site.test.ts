@@ -131,6 +131,8 @@ test('ui: the audit view shows operator actions and filters by kind and actor', 
   await page.locator('tr[data-kind="transition"]').first().waitFor();
   await page.getByLabel('kind').selectOption('auth');
   await page.locator('tr[data-kind="auth"]').first().waitFor();
+  // The filtered page replaces the unfiltered one when its fetch lands: wait for that, then check.
+  await page.waitForFunction((sel) => (globalThis as unknown as { document: { querySelectorAll(s: string): { length: number } } }).document.querySelectorAll(sel).length === 0, 'tbody tr:not([data-kind="auth"])', { timeout: 10_000 });
   assert.equal(await page.locator('tbody tr:not([data-kind="auth"])').count(), 0);
   await page.getByLabel('kind').selectOption('transition');
   await page.getByLabel('actor').selectOption('operator');

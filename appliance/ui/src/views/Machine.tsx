@@ -2,6 +2,7 @@
 // history, and the actions an operator may take — each behind a confirmation naming it.
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, type Machine, type MachineDetail } from '../api.ts';
+import type { Absent, Fact, Inventory as InventoryDoc, LldpNeighbour } from '../../../../agent/protocol.ts';
 import { subscribe } from '../live.ts';
 import { useCan } from '../session.tsx';
 import { lookOf } from '../states.ts';
@@ -19,19 +20,58 @@ function Facts(p: { rows: Array<[string, ReactNode]> }) {
   return <dl className="facts">{p.rows.map(([k, v]) => <div key={k}><dt>{k}</dt><dd>{v ?? <span className="muted">—</span>}</dd></div>)}</dl>;
 }
 
-function Inventory(p: { detail: MachineDetail }) {
-  const { machine, events } = p.detail;
+/** A fact as the agent sent it: the value, or "unknown" with the agent's reason on hover. */
+function F(p: { f: Fact<unknown> | undefined; unit?: (v: never) => string }): ReactNode {
+  const f = p.f;
+  if (f === undefined || f === null) return <span className="muted">—</span>;
+  if (typeof f === 'object' && !Array.isArray(f) && typeof (f as Absent).absent === 'string') {
+    return <span className="muted" title={(f as Absent).absent}>unknown ({(f as Absent).absent})</span>;
+  }
+  return <>{p.unit ? p.unit(f as never) : String(f)}</>;
+}
+
+const gib = (bytes: number): string => `${(bytes / 2 ** 30).toFixed(bytes >= 2 ** 30 ? 0 : 2)} GiB`;
+const list = <T,>(f: Fact<T[]>): T[] => (Array.isArray(f) ? f : []);
+
+function Inventory(p: { machine: Machine }) {
+  const { machine } = p;
+  const [inv, setInv] = useState<{ reportedAt: number; inventory: InventoryDoc } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    if (!machine.inventoriedAt) return;
+    api<{ reportedAt: number; inventory: InventoryDoc }>('GET', `/machines/${encodeURIComponent(machine.id)}/inventory`).then(setInv, (e: Error) => setError(e.message));
+  }, [machine.id, machine.inventoriedAt]);
   if (!machine.inventoriedAt) return <p className="muted" data-testid="inventory">Not yet reported. The agent reports the hardware once the machine has booted the discovery OS.</p>;
-  // The full hardware report is stored but not yet served by the API; the report's summary is in its event.
-  const report = events.find((e) => e.actor === 'agent' && (e.to === 'inventoried' || e.kind === 'inventory'))?.data ?? {};
+  if (error) return <p className="error" data-testid="inventory">{error}</p>;
+  if (!inv) return <p className="muted" data-testid="inventory">Loading…</p>;
+  const d = inv.inventory;
   return (
     <div data-testid="inventory">
       <Facts rows={[
-        ['Reported', <span title={time(machine.inventoriedAt)}>{ago(machine.inventoriedAt)}</span>],
-        ['Disks', typeof report.disks === 'number' ? String(report.disks) : null],
-        ['Network ports', typeof report.nics === 'number' ? String(report.nics) : null],
+        ['Reported', <span title={time(inv.reportedAt)}>{ago(inv.reportedAt)}</span>],
+        ['System', <><F f={d.system.vendor} /> <F f={d.system.product} /></>],
+        ['Serial / UUID', <><F f={d.system.serial} /> · <F f={d.system.uuid} /></>],
+        ['Firmware', <><F f={d.firmware.mode} /> <F f={d.firmware.version} /> · Secure Boot <F f={d.firmware.secureBoot} unit={(v: boolean) => (v ? 'on' : 'off')} /></>],
+        ['CPU', <><F f={d.cpu.model} /> — <F f={d.cpu.sockets} /> socket(s), <F f={d.cpu.cores} /> cores, <F f={d.cpu.threads} /> threads</>],
+        ['Memory', <><F f={d.memory.totalBytes} unit={gib} /> in {list(d.memory.dimms).length} DIMM(s)</>],
+        ['BMC', <><F f={d.bmc.present} unit={(v: boolean) => (v ? 'present' : 'none')} /> <F f={d.bmc.address} /></>],
+        ['TPM', <><F f={d.tpm.present} unit={(v: boolean) => (v ? 'present' : 'none')} /> <F f={d.tpm.version} /></>],
       ]} />
-      <p className="muted small">CPU, memory, disk and network details are not shown here yet.</p>
+      <h3>Disks</h3>
+      <div className="scroll-x"><table className="events" data-testid="disks">
+        <thead><tr><th>Name</th><th>Model</th><th>Serial</th><th>WWN</th><th>Size</th><th>Transport</th><th>Rotational</th></tr></thead>
+        <tbody>{list(d.disks).map((x) => (
+          <tr key={x.name}><td>{x.name}</td><td><F f={x.model} /></td><td><F f={x.serial} /></td><td><F f={x.wwn} /></td><td>{gib(x.sizeBytes)}</td><td><F f={x.transport} /></td><td><F f={x.rotational} unit={(v: boolean) => (v ? 'yes' : 'no')} /></td></tr>
+        ))}</tbody>
+      </table></div>
+      <h3>Network ports</h3>
+      <div className="scroll-x"><table className="events" data-testid="nics">
+        <thead><tr><th>Name</th><th>MAC</th><th>Driver</th><th>Speed</th><th>Link</th><th>PCI</th><th>Switch port (LLDP)</th></tr></thead>
+        <tbody>{list(d.nics).map((n) => (
+          <tr key={n.mac}><td>{n.name}</td><td>{n.mac}</td><td><F f={n.driver} /></td><td><F f={n.speedMbps} unit={(v: number) => `${v} Mb/s`} /></td><td><F f={n.link} /></td><td><F f={n.pci} /></td>
+            <td>{typeof n.lldp === 'object' && n.lldp !== null && 'absent' in n.lldp ? <F f={n.lldp} /> : <><F f={(n.lldp as LldpNeighbour).systemName} /> <F f={(n.lldp as LldpNeighbour).portId} /></>}</td></tr>
+        ))}</tbody>
+      </table></div>
     </div>
   );
 }
@@ -115,7 +155,7 @@ export function MachineView(p: { id: string }) {
           <h2>Placement</h2>
           <Facts rows={[['Zone', m.zone], ['Rack', m.rack], ['Location', m.location && Object.keys(m.location).length ? <Location m={m} /> : null]]} />
           <h2>Inventory</h2>
-          <Inventory detail={detail} />
+          <Inventory machine={detail.machine} />
         </section>
       </div>
       <section className="card" aria-label="boot">
