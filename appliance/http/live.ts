@@ -17,25 +17,11 @@ export interface LiveOptions {
 
 /** A client that missed more than this (reconnecting after a long sleep) is told to reload instead. */
 const MAX_CATCH_UP = 1000;
-const PAGE = 200;
 
-/**
- * Events with id > `after`, oldest first. The store pages newest-first by `before`, so walk back
- * until `after` is reached; `complete: false` when more than `max` are waiting.
- */
+/** Events with id > `after`, oldest first; `complete: false` when more than `max` are waiting. */
 export function eventsAfter(store: Store, after: number, max: number): { events: EventRecord[]; complete: boolean } {
-  const newestFirst: EventRecord[] = [];
-  let before: number | undefined;
-  for (;;) {
-    const page = store.listEvents({ before, limit: PAGE });
-    for (const e of page) {
-      if (e.id <= after) return { events: newestFirst.reverse(), complete: true };
-      if (newestFirst.length === max) return { events: [], complete: false };
-      newestFirst.push(e);
-    }
-    if (page.length < PAGE) return { events: newestFirst.reverse(), complete: true };
-    before = page.at(-1)!.id;
-  }
+  const events = store.listEvents({ after, limit: max + 1 });
+  return events.length > max ? { events: [], complete: false } : { events, complete: true };
 }
 
 export function sseEvent(e: EventRecord): string {

@@ -62,3 +62,13 @@ test('store: leases upsert by (zone, ip) and survive reopening', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('store: events newest first by `before`, oldest first from `after` (a live feed tails them)', () => {
+  const s = Store.open(':memory:');
+  const ids = Array.from({ length: 5 }, (_, i) => s.appendEvent({ kind: 'audit', actor: 'system', reason: `e${i}` }).id);
+  assert.deepEqual(s.listEvents({ limit: 2 }).map((e) => e.id), [ids[4], ids[3]]);
+  assert.deepEqual(s.listEvents({ before: ids[3], limit: 2 }).map((e) => e.id), [ids[2], ids[1]]);
+  assert.deepEqual(s.listEvents({ after: ids[1], limit: 2 }).map((e) => e.id), [ids[2], ids[3]]);
+  assert.deepEqual(s.listEvents({ after: ids[4] }), []);
+  s.close();
+});

@@ -294,17 +294,22 @@ export class Store {
     return { id: Number(r.lastInsertRowid), machineId: e.machineId ?? null, kind: e.kind, from: e.from ?? null, to: e.to ?? null, actor: e.actor, actorName: e.actorName ?? null, reason: e.reason ?? null, data: e.data ?? null, at };
   }
 
-  /** Newest first, paged by `before` (an event id): stable under concurrent inserts. */
-  listEvents(q: { machineId?: string; kind?: string; actor?: string; before?: number; limit?: number } = {}): EventRecord[] {
+  /**
+   * Newest first, paged by `before` (an event id): stable under concurrent inserts. With `after`,
+   * oldest first from that id on — what a live feed tails.
+   */
+  listEvents(q: { machineId?: string; kind?: string; actor?: string; before?: number; after?: number; limit?: number } = {}): EventRecord[] {
     const where: string[] = [];
     const args: Record<string, unknown> = {};
     if (q.machineId) { where.push('machine_id = @machineId'); args.machineId = q.machineId; }
     if (q.kind) { where.push('kind = @kind'); args.kind = q.kind; }
     if (q.actor) { where.push('actor = @actor'); args.actor = q.actor; }
     if (q.before) { where.push('id < @before'); args.before = q.before; }
-    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1000);
+    if (q.after !== undefined) { where.push('id > @after'); args.after = q.after; }
+    const limit = Math.min(Math.max(q.limit ?? 50, 1), 1001);
     const w = where.length ? `WHERE ${where.join(' AND ')}` : '';
-    return (this.sql(`SELECT * FROM events ${w} ORDER BY id DESC LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
+    const order = q.after !== undefined ? 'ASC' : 'DESC';
+    return (this.sql(`SELECT * FROM events ${w} ORDER BY id ${order} LIMIT ${limit}`).all(args) as EventRow[]).map(toEvent);
   }
 
   // --- machine credentials (boot tokens, bootstrap tokens) --------------------------------------
