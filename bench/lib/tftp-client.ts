@@ -86,7 +86,7 @@ export function runTftp(spec: TftpRunSpec): Promise<TftpRunResult> {
     const end = (t: Transfer, error?: string): void => {
       if (t.done) return;
       t.done = true;
-      t.sock.close();
+      if (t.connected || !t.tid) t.sock.close(); // else the connect callback sends `last` and closes
       if (error) {
         result.failed++;
         result.errors[error] = (result.errors[error] ?? 0) + 1;
@@ -125,7 +125,8 @@ export function runTftp(spec: TftpRunSpec): Promise<TftpRunResult> {
         t.tid = { address: rinfo.address, port: rinfo.port };
         t.sock.connect(rinfo.port, rinfo.address, () => {
           t.connected = true;
-          if (t.last !== rrq && !t.done) t.sock.send(t.last);
+          if (t.last !== rrq) t.sock.send(t.last);
+          if (t.done) t.sock.close();
         });
       }
       const op = msg[1];
