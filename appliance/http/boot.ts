@@ -39,28 +39,33 @@ export default async function bootPlugin(app: FastifyInstance, o: BootOptions): 
     const q = request.query as { mac: string; platform?: string; arch?: string; zone?: string };
     const mac = normalizeMac(q.mac);
     const zone = q.zone && zones.has(q.zone) ? q.zone : null;
-    const machine = store.getMachine(mac) ?? discover(store, { mac, zone, actor: 'http', reason: 'first seen fetching its boot script' }).machine;
-    // The address the machine reached us at is the one it can fetch kernels from.
-    const host = request.headers.host && HOST.test(request.headers.host) ? request.headers.host : config.http.listen;
-    const base = `http://${host}`;
-    const decision = decideBoot(machine);
-    const firmware = q.platform === 'efi' ? 'efi' : 'bios';
-    let script: string;
-    if (decision.kind === 'local-disk') {
-      script = localDiskScript({ title: `Tether: ${machine.id} is ${machine.state}, booting its local disk`, method: config.boot.localBoot[firmware] });
-    } else {
-      const mode = decision.kind === 'rescue' ? 'rescue' : decision.mode;
-      const token = mintBootToken(store, machine.id);
-      const d = config.boot.discovery;
-      const art = (p: string, step: string) => `${base}/artifacts/${p}?mac=${mac}&step=${step}`;
-      script = linuxScript({
-        title: `Tether: ${machine.id} is ${machine.state}, booting the ${mode === 'rescue' ? 'rescue' : 'discovery'} OS`,
-        kernelUrl: art(d.kernel, 'kernel'),
-        initrdUrl: art(d.initrd, 'initrd'),
-        cmdline: `${d.cmdline} tether.url=${base} tether.mac=${mac} tether.token=${token} tether.mode=${mode} tether.write=${decision.kind === 'discovery' && decision.allowWrite ? 1 : 0}`.trim(),
-      });
-    }
-    store.appendEvent({ machineId: machine.id, kind: 'boot', actor: 'http', reason: `script: ${decision.kind === 'discovery' ? decision.mode : decision.kind}`, data: { step: 'script', decision: decision.kind, platform: q.platform ?? null, arch: q.arch ?? null, ip: request.ip } });
+    // One commit (one fsync) for the machine, its token and the timeline entry: at a boot storm
+    // the script's latency is the commit's.
+    const script = store.transaction(() => {
+      const machine = store.getMachine(mac) ?? discover(store, { mac, zone, actor: 'http', reason: 'first seen fetching its boot script' }).machine;
+      // The address the machine reached us at is the one it can fetch kernels from.
+      const host = request.headers.host && HOST.test(request.headers.host) ? request.headers.host : config.http.listen;
+      const base = `http://${host}`;
+      const decision = decideBoot(machine);
+      const firmware = q.platform === 'efi' ? 'efi' : 'bios';
+      let script: string;
+      if (decision.kind === 'local-disk') {
+        script = localDiskScript({ title: `Tether: ${machine.id} is ${machine.state}, booting its local disk`, method: config.boot.localBoot[firmware] });
+      } else {
+        const mode = decision.kind === 'rescue' ? 'rescue' : decision.mode;
+        const token = mintBootToken(store, machine.id);
+        const d = config.boot.discovery;
+        const art = (p: string, step: string) => `${base}/artifacts/${p}?mac=${mac}&step=${step}`;
+        script = linuxScript({
+          title: `Tether: ${machine.id} is ${machine.state}, booting the ${mode === 'rescue' ? 'rescue' : 'discovery'} OS`,
+          kernelUrl: art(d.kernel, 'kernel'),
+          initrdUrl: art(d.initrd, 'initrd'),
+          cmdline: `${d.cmdline} tether.url=${base} tether.mac=${mac} tether.token=${token} tether.mode=${mode} tether.write=${decision.kind === 'discovery' && decision.allowWrite ? 1 : 0}`.trim(),
+        });
+      }
+      store.appendEvent({ machineId: machine.id, kind: 'boot', actor: 'http', reason: `script: ${decision.kind === 'discovery' ? decision.mode : decision.kind}`, data: { step: 'script', decision: decision.kind, platform: q.platform ?? null, arch: q.arch ?? null, ip: request.ip } });
+      return script;
+    });
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(script);
   });
 }

@@ -59,7 +59,8 @@ async function udp(): Promise<{ sock: Socket; send(p: TftpPacket | Buffer, port:
     sock,
     send: (p, port) => sock.send(Buffer.isBuffer(p) ? p : encodeTftp(p), port, '127.0.0.1'),
     next: (ms = 3000) => new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no packet')), ms);
+      // A timed-out wait must not stay queued: it would swallow the next packet.
+      const timer = setTimeout(() => { waiters.splice(waiters.indexOf(check) >>> 0, 1); reject(new Error('no packet')); }, ms);
       const check = (): void => {
         const item = queue.shift();
         if (item) { clearTimeout(timer); resolve(item); } else waiters.push(check);
@@ -241,7 +242,8 @@ test('live transfers are bounded per client address and overall', async () => {
       assert.equal((await c.next()).p.op, 'DATA');
     }
     clients[2].send(rrq('200k'), h.port);
-    assert.deepEqual((await clients[2].next()).p, { op: 'ERROR', code: 0, message: 'too many transfers' });
+    // Dropped, not refused: firmware would give up on an ERROR, but retries an unanswered RRQ.
+    await assert.rejects(clients[2].next(300), /no packet/);
     assert.ok(h.logs.some((l) => l.reason === 'too-many-transfers' && l.scope === 'client'));
     // The overall bound counts every address: 127.0.0.2 gets one more, then the server is full.
     const other = await tftpGet({ server: '127.0.0.1', port: h.port, file: '512', from: '127.0.0.2' });
@@ -254,17 +256,29 @@ test('live transfers are bounded per client address and overall', async () => {
   assert.deepEqual(h.events.map((e) => e.result).sort(), ['closed', 'closed', 'complete']);
 });
 
-test('the server-wide bound refuses a new client when full', async () => {
+test('the server-wide bound holds off a new client until a slot frees; its retry is served', async () => {
   const h = await serve({ timeoutMs: 10_000, maxTransfers: 1 });
   const c = await udp();
+  const late = await udp();
   try {
     c.send(rrq('200k'), h.port);
-    assert.equal((await c.next()).p.op, 'DATA');
-    const r = await tftpGet({ server: '127.0.0.1', port: h.port, file: '512', from: '127.0.0.2' });
-    assert.deepEqual(r.error, { code: 0, message: 'too many transfers' });
+    const first = await c.next();
+    assert.equal(first.p.op, 'DATA');
+    late.send(rrq('512'), h.port);
+    await assert.rejects(late.next(300), /no packet/);
     assert.ok(h.logs.some((l) => l.reason === 'too-many-transfers' && l.scope === 'server'));
+    // The first client aborts; the late one retransmits its RRQ (as firmware does) and is served.
+    c.send({ op: 'ERROR', code: 0, message: 'done' }, first.from.port);
+    await until(() => h.events.length === 1);
+    let reply;
+    for (let attempt = 0; attempt < 10 && !reply; attempt++) {
+      late.send(rrq('512'), h.port);
+      reply = await late.next(300).catch(() => undefined);
+    }
+    assert.equal(reply?.p.op, 'DATA');
   } finally {
     c.sock.close();
+    late.sock.close();
     await h.close();
   }
 });

@@ -135,8 +135,10 @@ export function createTftpServer(opts: TftpServerOptions): TftpServer {
     }
     const mine = perClient.get(rinfo.address) ?? 0;
     if (transfers.size >= limits.maxTransfers || mine >= limits.maxTransfersPerClient) {
+      // Over the limit the request is dropped, not refused: firmware gives up on an ERROR but
+      // retransmits an unanswered RRQ, and by then a slot is usually free (dnsmasq does the same).
       const scope = mine >= limits.maxTransfersPerClient ? 'client' : 'server';
-      refuse(sock, client, TftpError.notDefined, 'too-many-transfers', 'too many transfers', { file: p.filename, scope });
+      log('warn', 'tftp request dropped: too many transfers (the client will retry)', { client: `${client.address}:${client.port}`, local: localAddress, file: p.filename, reason: 'too-many-transfers', scope });
       return;
     }
     const entry: Live = { request: msg };
