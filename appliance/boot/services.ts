@@ -37,7 +37,11 @@ export async function startBootServices(o: { config: TetherConfig; store: Store;
   const ifaces = zoneInterfaces(config);
   const observer = createBootObserver(store, config.racks);
   const closers: Array<() => Promise<void>> = [];
-  const tlog = (level: string, msg: string, fields?: Record<string, unknown>) => log[level === 'error' ? 'error' : level === 'warn' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ svc: 'tftp', ...fields }, msg);
+  // The packet servers log through a (level, msg, fields) callback; this routes it to pino.
+  const logFor = (svc: string) => (level: string, msg: string, fields?: Record<string, unknown>): void => {
+    const method = level === 'error' || level === 'warn' || level === 'debug' ? level : 'info';
+    log[method]({ svc, ...fields }, msg);
+  };
 
   let tftp: TftpServer | undefined;
   const tftpAddrs = ifaces.filter((i) => config.zones.find((z) => z.name === i.zone)!.tftp).map((i) => ({ address: i.address, port: 69 }));
@@ -46,7 +50,7 @@ export async function startBootServices(o: { config: TetherConfig; store: Store;
       tftp = createTftpServer({
         listen: tftpAddrs,
         source: rootSource(tftpRoot(config)),
-        log: tlog,
+        log: logFor('tftp'),
         onTransfer: (e) => {
           try { observer.tftpTransfer({ clientIp: e.client.address, file: e.file, bytes: e.bytes, result: e.result, ms: e.ms }); } catch (err) { log.warn({ err }, 'tftp observer failed'); }
         },
@@ -65,7 +69,7 @@ export async function startBootServices(o: { config: TetherConfig; store: Store;
         observer: {
           onClient: (ev) => observer.dhcpClient({ mac: ev.mac, zone: ev.zone, kind: ev.kind, arch: ev.arch?.name, ifname: ev.ifname, relay: ev.relay }),
         },
-        log: (level, msg, fields) => log[level === 'error' ? 'error' : level === 'warn' ? 'warn' : level === 'debug' ? 'debug' : 'info']({ svc: 'dhcp', ...fields }, msg),
+        log: logFor('dhcp'),
       });
       await dhcp.start();
       closers.push(() => dhcp.close());
