@@ -13,6 +13,7 @@ import { normalizeMac } from '../store/store.ts';
 
 export interface BootOptions { store: Store; config: TetherConfig }
 
+const MAC = new RegExp(macPattern);
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/;
 
 export default async function bootPlugin(app: FastifyInstance, o: BootOptions): Promise<void> {
@@ -72,7 +73,7 @@ export default async function bootPlugin(app: FastifyInstance, o: BootOptions): 
 
 /** Records a kernel/initrd fetch on the machine's boot timeline (the artifacts plugin's observer). */
 export function recordArtifactFetch(store: Store, f: { path: string; mac?: string; step?: string; status: number; bytes: number; ip: string }): void {
-  if (!f.mac || !f.step || f.status >= 300 || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(f.mac)) return;
+  if (!f.mac || !f.step || f.status >= 300 || !MAC.test(f.mac)) return;
   const m = store.getMachine(f.mac);
   if (!m) return;
   store.appendEvent({ machineId: m.id, kind: 'boot', actor: 'http', reason: `${f.step}: ${f.path}`, data: { step: f.step, path: f.path, status: f.status, bytes: f.bytes, ip: f.ip } });

@@ -1,13 +1,12 @@
 // A tiny initrd for boot-path tests: static busybox whose /init prints a marker (and the kernel
 // command line) on the console, then powers off. Proves "the firmware fetched our kernel and initrd
 // and ran them" without the full discovery OS. Built once into the cache.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unpackDeb } from '../../images/debian/debs.ts';
 import { debianKernel } from '../../images/debian/kernel.ts';
 import { writeCpio, type CpioEntry } from '../../images/initrd/cpio.ts';
 import { compress } from '../../images/initrd/tree.ts';
-import { readFileSync } from 'node:fs';
 
 export const MARKER = 'TETHER-BOOT-MARKER';
 export const CACHE = new URL('../../.cache/', import.meta.url).pathname;
