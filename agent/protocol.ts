@@ -8,6 +8,8 @@
 //
 // Changing a shape incompatibly means bumping PROTOCOL_VERSION; the appliance refuses other versions.
 
+import { manifestProblems, type ImageManifest } from '../images/manifest.ts';
+
 export const PROTOCOL_VERSION = 1;
 
 /** Where the agent talks to the appliance (relative to `tether.url`). */
@@ -15,6 +17,14 @@ export const AGENT_PATHS = {
   report: '/agent/v1/report',
   heartbeat: '/agent/v1/heartbeat',
   task: '/agent/v1/task',
+  /** Install/wipe progress, about once a second. */
+  progress: '/agent/v1/progress',
+  /** The end of an install or wipe task: done, or failed with the reason. */
+  result: '/agent/v1/result',
+  /** Per-machine files to stage on the written disk (hostname, network, first-boot, join files). */
+  files: '/agent/v1/files',
+  /** The installed OS's first boot: "I came up from my disk". */
+  phoneHome: '/agent/v1/phone-home',
 } as const;
 
 /** The largest report the appliance accepts (route bodyLimit); a 2-socket box with 48 DIMMs is ~30 KiB. */
@@ -167,17 +177,93 @@ export interface Heartbeat {
 export interface HeartbeatAnswer { version: typeof PROTOCOL_VERSION; intervalS: number }
 
 /**
- * GET /agent/v1/task: what the agent should do next. The install and wipe issues add their own
- * kinds (`install`, `wipe`) with their own fields; an agent that sees a kind it does not know waits.
+ * GET /agent/v1/task: what the agent should do next. An agent that sees a kind it does not know,
+ * or a destructive task whose fields do not check out, waits: it never guesses at a disk write.
  */
-export type TaskKind = 'none' | 'wait' | 'poweroff' | 'reboot';
+export type TaskKind = 'none' | 'wait' | 'poweroff' | 'reboot' | 'install' | 'wipe';
+
+/**
+ * A disk named by the appliance from this machine's inventory. The agent writes it only if a disk
+ * with this kernel name exists now AND its size, serial and WWN (where known) still match: names
+ * such as `sda` can move between boots, and a wrong match must refuse, not write.
+ */
+export interface DiskRef {
+  name: string;
+  sizeBytes: number;
+  serial: string | null;
+  wwn: string | null;
+}
+
+export interface InstallSpec {
+  /** The install attempt; echoed in progress, result and files calls. */
+  id: string;
+  /** The compressed image (zstd frames, see images/manifest.ts), absolute URL, served with Range. */
+  imageUrl: string;
+  manifest: ImageManifest;
+  /** The appliance's image-signing public key (SPKI PEM): the manifest must verify with it. */
+  publicKey: string;
+  target: DiskRef;
+}
+
+export interface WipeSpec {
+  id: string;
+  disks: DiskRef[];
+  /** Overwrite every byte with zeros, not only signatures and partition tables. */
+  full: boolean;
+}
+
 export interface TaskAnswer {
   version: typeof PROTOCOL_VERSION;
   task: TaskKind;
   reason: string;
   /** When to ask again. */
   pollAfterS: number;
+  /** Present exactly when task is `install`. */
+  install?: InstallSpec;
+  /** Present exactly when task is `wipe`. */
+  wipe?: WipeSpec;
 }
+
+export type ProgressPhase = 'downloading' | 'verifying' | 'staging' | 'wiping';
+
+/** POST /agent/v1/progress. */
+export interface Progress {
+  version: typeof PROTOCOL_VERSION;
+  mac: string;
+  taskId: string;
+  phase: ProgressPhase;
+  bytesDone: number;
+  bytesTotal: number;
+  /** Bytes per second over the last interval. */
+  rateBps: number;
+  message?: string;
+}
+
+/** POST /agent/v1/result. */
+export interface TaskResult {
+  version: typeof PROTOCOL_VERSION;
+  mac: string;
+  taskId: string;
+  kind: 'install' | 'wipe';
+  ok: boolean;
+  /** Why it failed, in words an operator can act on ("sha256 mismatch in chunk 3 ..."). */
+  reason?: string;
+  /** Install: the sha256 of what was read back from the disk over the image length. */
+  rawSha256?: string;
+  bytesWritten?: number;
+}
+
+/** One file for the written disk, relative to the root partition, e.g. `etc/hostname`. */
+export interface StagedFile { path: string; mode: number; contentBase64: string }
+
+/** GET /agent/v1/files?mac=&taskId= */
+export interface FilesAnswer { version: typeof PROTOCOL_VERSION; files: StagedFile[] }
+
+/**
+ * POST /agent/v1/phone-home from the installed OS's first boot, authenticated with the phone-home
+ * token staged in `etc/tether/firstboot.json` (one per install).
+ */
+export interface PhoneHome { version: typeof PROTOCOL_VERSION; mac: string; installId: string; bootId?: string; kernel?: string }
 
 export interface ReportAnswer {
   version: typeof PROTOCOL_VERSION;
@@ -294,18 +380,122 @@ export const taskQuerySchema = {
   properties: { mac: { type: 'string', pattern: macPattern } },
 } as const;
 
-export const TASK_KINDS: readonly TaskKind[] = ['none', 'wait', 'poweroff', 'reboot'];
+const taskIdSchema = { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } as const;
+const sha256Schema = { type: 'string', pattern: '^[0-9a-f]{64}$' } as const;
+
+export const progressSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'mac', 'taskId', 'phase', 'bytesDone', 'bytesTotal', 'rateBps'],
+  properties: {
+    version: { const: PROTOCOL_VERSION },
+    mac: { type: 'string', pattern: macPattern },
+    taskId: taskIdSchema,
+    phase: { type: 'string', enum: ['downloading', 'verifying', 'staging', 'wiping'] },
+    bytesDone: bytes,
+    bytesTotal: bytes,
+    rateBps: { type: 'number', minimum: 0, maximum: 1e12 },
+    message: { type: 'string', maxLength: 1024 },
+  },
+} as const;
+
+export const resultSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'mac', 'taskId', 'kind', 'ok'],
+  properties: {
+    version: { const: PROTOCOL_VERSION },
+    mac: { type: 'string', pattern: macPattern },
+    taskId: taskIdSchema,
+    kind: { type: 'string', enum: ['install', 'wipe'] },
+    ok: { type: 'boolean' },
+    reason: { type: 'string', maxLength: 2048 },
+    rawSha256: sha256Schema,
+    bytesWritten: bytes,
+  },
+} as const;
+
+export const filesQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mac', 'taskId'],
+  properties: { mac: { type: 'string', pattern: macPattern }, taskId: taskIdSchema },
+} as const;
+
+export const phoneHomeSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'mac', 'installId'],
+  properties: {
+    version: { const: PROTOCOL_VERSION },
+    mac: { type: 'string', pattern: macPattern },
+    installId: taskIdSchema,
+    bootId: { type: 'string', maxLength: 64 },
+    kernel: { type: 'string', maxLength: LIMITS.text },
+  },
+} as const;
+
+export const TASK_KINDS: readonly TaskKind[] = ['none', 'wait', 'poweroff', 'reboot', 'install', 'wipe'];
+
+const TASK_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+function diskRefProblem(d: unknown): string | null {
+  const o = d as Partial<DiskRef> | null;
+  if (typeof o !== 'object' || o === null) return 'disk is not an object';
+  if (typeof o.name !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(o.name)) return 'disk name is malformed';
+  if (typeof o.sizeBytes !== 'number' || !Number.isSafeInteger(o.sizeBytes) || o.sizeBytes <= 0) return 'disk size is malformed';
+  if (o.serial !== null && typeof o.serial !== 'string') return 'disk serial is malformed';
+  if (o.wwn !== null && typeof o.wwn !== 'string') return 'disk wwn is malformed';
+  return null;
+}
+
+/** Why an install spec from the appliance cannot be acted on, or null. */
+export function installSpecProblem(x: unknown): string | null {
+  const o = x as Partial<InstallSpec> | null;
+  if (typeof o !== 'object' || o === null) return 'install spec missing';
+  if (typeof o.id !== 'string' || !TASK_ID.test(o.id)) return 'install id is malformed';
+  try {
+    const u = new URL(String(o.imageUrl));
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') return 'image URL is not http(s)';
+  } catch { return 'image URL is not a URL'; }
+  if (typeof o.publicKey !== 'string' || !o.publicKey.includes('PUBLIC KEY')) return 'public key missing';
+  const mp = manifestProblems(o.manifest);
+  if (mp.length) return `manifest: ${mp.join('; ')}`;
+  return diskRefProblem(o.target);
+}
+
+/** Why a wipe spec from the appliance cannot be acted on, or null. */
+export function wipeSpecProblem(x: unknown): string | null {
+  const o = x as Partial<WipeSpec> | null;
+  if (typeof o !== 'object' || o === null) return 'wipe spec missing';
+  if (typeof o.id !== 'string' || !TASK_ID.test(o.id)) return 'wipe id is malformed';
+  if (typeof o.full !== 'boolean') return 'wipe.full is not a boolean';
+  if (!Array.isArray(o.disks) || o.disks.length === 0 || o.disks.length > LIMITS.disks) return 'wipe names no disks';
+  for (const d of o.disks) { const p = diskRefProblem(d); if (p) return p; }
+  return null;
+}
 
 /**
  * Reads a task answer defensively on the agent side (it has no ajv): anything it does not
- * understand — a newer kind, a broken body — becomes `wait`, never a guess at a destructive act.
+ * understand — a newer kind, a broken body, an install without a sound spec — becomes `wait`,
+ * never a guess at a destructive act.
  */
 export function readTaskAnswer(x: unknown): TaskAnswer {
   const o = (typeof x === 'object' && x !== null ? x : {}) as Record<string, unknown>;
   const pollAfterS = typeof o.pollAfterS === 'number' && o.pollAfterS >= 1 && o.pollAfterS <= 3600 ? o.pollAfterS : 10;
   const reason = typeof o.reason === 'string' ? o.reason.slice(0, 1024) : '';
+  const wait = (why: string): TaskAnswer => ({ version: PROTOCOL_VERSION, task: 'wait', reason: why, pollAfterS });
   if (o.version !== PROTOCOL_VERSION || !TASK_KINDS.includes(o.task as TaskKind)) {
-    return { version: PROTOCOL_VERSION, task: 'wait', reason: `unknown task ${JSON.stringify(o.task ?? null)} (protocol ${String(o.version)}); waiting`, pollAfterS };
+    return wait(`unknown task ${JSON.stringify(o.task ?? null)} (protocol ${String(o.version)}); waiting`);
   }
-  return { version: PROTOCOL_VERSION, task: o.task as TaskKind, reason, pollAfterS };
+  const task = o.task as TaskKind;
+  if (task === 'install') {
+    const p = installSpecProblem(o.install);
+    return p ? wait(`install task refused: ${p}; waiting`) : { version: PROTOCOL_VERSION, task, reason, pollAfterS, install: o.install as InstallSpec };
+  }
+  if (task === 'wipe') {
+    const p = wipeSpecProblem(o.wipe);
+    return p ? wait(`wipe task refused: ${p}; waiting`) : { version: PROTOCOL_VERSION, task, reason, pollAfterS, wipe: o.wipe as WipeSpec };
+  }
+  return { version: PROTOCOL_VERSION, task, reason, pollAfterS };
 }

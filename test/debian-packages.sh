@@ -2,7 +2,10 @@
 # Installs the Debian packages the tests use: real DHCP/TFTP peers, namespace tooling, qemu and
 # firmware for the boot lab, a C compiler for the interface-socket addon, g++/make/python3 for
 # node-pty (no linux-x64 prebuild: node-gyp builds it at npm ci), headless Chromium for the web UI
-# tests (driven by playwright-core; no browser download). Idempotent; run as root.
+# tests (driven by playwright-core; no browser download), openssl, and debootstrap/mtools/syslinux/
+# sfdisk to build the node OS disk image without loop devices. Debian's kubectl (kubernetes-client)
+# is not installed here: it would clash with other kubectl packages on a host, so the tests unpack
+# it into the cache (images/debian/debs.ts). Idempotent; run as root.
 set -euo pipefail
 packages=(
   iproute2 tcpdump curl ca-certificates gcc libc6-dev kmod cpio
@@ -11,6 +14,8 @@ packages=(
   qemu-system-x86 qemu-utils ovmf ipxe zstd
   g++ make python3 binutils
   chromium
+  openssl
+  debootstrap mtools dosfstools syslinux syslinux-common fdisk e2fsprogs
 )
 export DEBIAN_FRONTEND=noninteractive
 # Packages such as isc-dhcp-relay ship services; never let an install start one on this host.
