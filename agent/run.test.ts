@@ -69,7 +69,10 @@ test('agent: a refused report (400) is not retried; the heartbeat carries the pr
 });
 
 test('agent: an unknown task kind from a newer appliance means wait, never a guess', () => {
-  assert.deepEqual(readTaskAnswer({ version: 1, task: 'install', reason: 'x', pollAfterS: 5 }), { version: 1, task: 'wait', reason: 'unknown task "install" (protocol 1); waiting', pollAfterS: 5 });
+  assert.deepEqual(readTaskAnswer({ version: 1, task: 'format-all', reason: 'x', pollAfterS: 5 }), { version: 1, task: 'wait', reason: 'unknown task "format-all" (protocol 1); waiting', pollAfterS: 5 });
+  // A known destructive kind without a sound spec is refused the same way.
+  assert.match(readTaskAnswer({ version: 1, task: 'install', reason: 'x', pollAfterS: 5 }).reason, /^install task refused: install spec missing/);
+  assert.match(readTaskAnswer({ version: 1, task: 'wipe', wipe: { id: 'w1', full: false, disks: [{ name: '../sda', sizeBytes: 1, serial: null, wwn: null }] } }).reason, /disk name is malformed/);
   assert.equal(readTaskAnswer(null).task, 'wait');
   assert.equal(readTaskAnswer({ version: 2, task: 'poweroff' }).task, 'wait');
   assert.equal(readTaskAnswer({ version: 1, task: 'poweroff', pollAfterS: 1e9 }).pollAfterS, 10);
