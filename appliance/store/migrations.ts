@@ -104,4 +104,31 @@ export const migrations: ReadonlyArray<{ n: number; name: string; sql: string }>
       ) STRICT;
     `,
   },
+  {
+    n: 2,
+    name: 'disk tasks (install, wipe) with their progress and outcome',
+    sql: `
+      CREATE TABLE disk_tasks (
+        id           TEXT PRIMARY KEY,
+        machine_id   TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+        kind         TEXT NOT NULL CHECK (kind IN ('install', 'wipe')),
+        -- pending: handed to no agent yet | running: an agent took it | written: image on disk and
+        -- verified, waiting for the first boot from disk | done | failed | cancelled
+        status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'written', 'done', 'failed', 'cancelled')),
+        image        TEXT,               -- catalog name (install)
+        spec         TEXT NOT NULL,      -- JSON: target disk(s), options; what the agent was told
+        phase        TEXT,               -- last progress phase
+        bytes_done   INTEGER NOT NULL DEFAULT 0,
+        bytes_total  INTEGER NOT NULL DEFAULT 0,
+        rate_bps     REAL NOT NULL DEFAULT 0,
+        reason       TEXT,               -- why it failed
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL,
+        finished_at  INTEGER
+      ) STRICT;
+      CREATE INDEX disk_tasks_machine ON disk_tasks(machine_id, created_at);
+      -- At most one unfinished disk task per machine.
+      CREATE UNIQUE INDEX disk_tasks_open ON disk_tasks(machine_id) WHERE status IN ('pending', 'running', 'written');
+    `,
+  },
 ];
