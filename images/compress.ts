@@ -19,6 +19,10 @@ export interface CompressOptions {
   boot: ImageManifest['boot'];
   signingKey: KeyObject;
   contents?: Record<string, string>;
+  config?: ImageManifest['config'];
+  tail?: ImageManifest['tail'];
+  /** Only the first `rawSize` bytes of the file are the image (the rest is config partition and backup GPT). */
+  rawSize?: number;
   chunkBytes?: number;
   /** zstd level: 3 is fast enough for tests; releases may use 19. */
   level?: number;
@@ -40,7 +44,8 @@ export async function compressImage(o: CompressOptions): Promise<ImageManifest> 
   const rawHash = createHash('sha256');
   const compHash = createHash('sha256');
   const chunks: ImageChunk[] = [];
-  const size = fstatSync(inFd).size;
+  const size = o.rawSize ?? fstatSync(inFd).size;
+  if (size > fstatSync(inFd).size) throw new RangeError(`rawSize ${size} is beyond the end of ${o.raw}`);
   if (size === 0) throw new RangeError(`${o.raw} is empty`);
   const buf = Buffer.allocUnsafe(chunkBytes);
   let rawOffset = 0;
@@ -77,6 +82,8 @@ export async function compressImage(o: CompressOptions): Promise<ImageManifest> 
     root: o.root,
     boot: o.boot,
     ...(o.contents ? { contents: o.contents } : {}),
+    ...(o.config ? { config: o.config } : {}),
+    ...(o.tail ? { tail: o.tail } : {}),
   }, o.signingKey);
   renameSync(tmpOut, outPath);
   const manifestPath = join(o.outDir, MANIFEST_FILE);

@@ -6,6 +6,13 @@
 // resumes with an HTTP Range request at the start of the first chunk not yet verified, instead of
 // from byte zero, and every chunk has its own sha256 so a bad byte is caught at the chunk it is in.
 //
+// Per-machine files (hostname, network, first-boot credentials, join files) never go inside the
+// image bytes: the image's GPT reserves a small `config` partition that starts at or after
+// raw.size, and the backup GPT that describes it sits after it (`tail`). The agent writes the raw
+// image, verifies it by re-reading, then writes a newc cpio of the files into the config
+// partition and the tail. So the disk's sha256 over the image length still equals raw.sha256 after
+// an install, and the node OS unpacks the cpio at boot.
+//
 // The signature is ed25519 over the canonical JSON of the manifest without its `signature` field
 // (keys sorted, no whitespace), by the appliance's image-signing key.
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
@@ -18,6 +25,9 @@ export const MANIFEST_FILE = 'manifest.json';
 export const DEFAULT_CHUNK_BYTES = 64 * 1024 * 1024;
 /** A manifest is untrusted input on the agent and in the catalog: a 1 TiB image in 64 MiB chunks is 16k chunks. */
 export const MAX_CHUNKS = 65_536;
+/** The config partition holds a few small files; the tail is a backup GPT (33 sectors). */
+export const MAX_CONFIG_BYTES = 64 * 1024 * 1024;
+export const MAX_TAIL_BYTES = 64 * 1024;
 
 export interface ImageChunk {
   /** Where the chunk's bytes go on the disk (and sit in the raw image). */
@@ -40,6 +50,10 @@ export interface ImageManifest {
   chunks: ImageChunk[];
   /** The partition that receives per-machine files after the write (hostname, network, join files). */
   root: { partition: number; label: string; fs: 'ext4' };
+  /** The reserved partition for per-machine files, outside the image bytes (offset ≥ raw.size). */
+  config?: { partition: number; label: string; offset: number; size: number };
+  /** Bytes that belong on the disk after the image and the config partition: the backup GPT. */
+  tail?: { offset: number; base64: string };
   /** Which firmware the image boots under. */
   boot: { bios: boolean; uefi: boolean };
   /** What went into the image (packages, kubelet source), for the UI and the audit trail. */
@@ -104,6 +118,18 @@ export function manifestProblems(x: unknown): string[] {
   }
   const r = m.root;
   if (!r || !Number.isInteger(r.partition) || r.partition < 1 || r.partition > 128 || typeof r.label !== 'string' || r.label.length > 64 || r.fs !== 'ext4') p.push('root partition missing or malformed');
+  const cfg = m.config;
+  if (cfg !== undefined) {
+    if (!cfg || !Number.isInteger(cfg.partition) || cfg.partition < 1 || cfg.partition > 128 || typeof cfg.label !== 'string' || cfg.label.length > 36 || !safeInt(cfg.offset) || !safeInt(cfg.size) || cfg.size === 0 || cfg.size > MAX_CONFIG_BYTES) {
+      p.push('config partition malformed');
+    } else if (m.raw && safeInt(m.raw.size) && cfg.offset < m.raw.size) p.push('config partition overlaps the image bytes');
+  }
+  const tail = m.tail;
+  if (tail !== undefined) {
+    if (!tail || !safeInt(tail.offset) || typeof tail.base64 !== 'string' || tail.base64.length > (MAX_TAIL_BYTES * 4) / 3 + 4) p.push('tail malformed');
+    else if (m.raw && safeInt(m.raw.size) && tail.offset < m.raw.size) p.push('tail overlaps the image bytes');
+    else if (cfg && safeInt(cfg.offset) && safeInt(cfg.size) && tail.offset < cfg.offset + cfg.size) p.push('tail overlaps the config partition');
+  }
   if (!m.boot || typeof m.boot.bios !== 'boolean' || typeof m.boot.uefi !== 'boolean') p.push('boot.{bios,uefi} missing');
   if (!Array.isArray(m.chunks) || m.chunks.length === 0 || m.chunks.length > MAX_CHUNKS) {
     p.push(`chunks must be a list of 1..${MAX_CHUNKS}`);

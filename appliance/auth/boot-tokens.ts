@@ -8,18 +8,27 @@ import { randomSecret, sameSecret, secretHash } from './secrets.ts';
 export const BOOT_TOKEN_TTL_MS = 24 * 3_600_000;
 const FORMAT = /^([a-z0-9]{10})\.([A-Za-z0-9_-]{32,64})$/;
 
-export function mintBootToken(store: Store, machineId: string, ttlMs = BOOT_TOKEN_TTL_MS): string {
+/**
+ * `write`: the boot script this token goes into allows disk writes (tether.write=1). The appliance
+ * remembers it so it never hands a disk task to an agent whose boot may not write.
+ */
+export function mintBootToken(store: Store, machineId: string, o: { write?: boolean; ttlMs?: number } = {}): string {
   const id = randomSecret(8).toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 10);
   const secret = randomSecret(24);
-  store.putToken({ id, kind: 'boot', machineId, secretHash: secretHash(secret), expiresAt: Date.now() + ttlMs }, { replace: true });
+  store.putToken({ id, kind: 'boot', machineId, secretHash: secretHash(secret), data: { write: o.write === true }, expiresAt: Date.now() + (o.ttlMs ?? BOOT_TOKEN_TTL_MS) }, { replace: true });
   return `${id}.${secret}`;
 }
 
-/** The machine id a boot token was minted for, or null if it is unknown, expired or forged. */
-export function checkBootToken(store: Store, token: string): string | null {
+/** Who a boot token speaks for and whether its boot may write disks, or null if unknown, expired or forged. */
+export function bootTokenInfo(store: Store, token: string): { machineId: string; write: boolean } | null {
   const m = FORMAT.exec(token);
   if (!m) return null;
   const t = store.getToken(m[1]);
   if (!t || t.kind !== 'boot' || !t.machineId || !sameSecret(t.secretHash, secretHash(m[2]))) return null;
-  return t.machineId;
+  return { machineId: t.machineId, write: (t.data as { write?: unknown } | null)?.write === true };
+}
+
+/** The machine id a boot token was minted for, or null if it is unknown, expired or forged. */
+export function checkBootToken(store: Store, token: string): string | null {
+  return bootTokenInfo(store, token)?.machineId ?? null;
 }

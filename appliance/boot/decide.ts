@@ -9,9 +9,14 @@ export type BootDecision =
   | { kind: 'discovery'; mode: 'discovery' | 'install' | 'wipe'; allowWrite: boolean }
   | { kind: 'rescue' };
 
-export function decideBoot(machine: Pick<Machine, 'state'>): BootDecision {
+/**
+ * `diskWritten`: the machine's install task wrote and verified the image; its next boot is the
+ * first from disk (whose phone-home then makes it `installed`).
+ */
+export function decideBoot(machine: Pick<Machine, 'state'>, o: { diskWritten?: boolean } = {}): BootDecision {
   const state = machine.state as MachineState;
   if (BOOTS_FROM_DISK.has(state)) return { kind: 'local-disk' };
+  if (state === 'installing' && o.diskWritten) return { kind: 'local-disk' };
   if (state === 'rescue') return { kind: 'rescue' };
   // The kernel command line is the second lock on disk writes (the task is the first): only the
   // boots that exist to write a disk carry it.

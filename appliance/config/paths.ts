@@ -7,3 +7,5 @@ export const artifactsDir = (c: TetherConfig): string => resolve(c.boot.artifact
 export const tftpRoot = (c: TetherConfig): string => resolve(c.boot.tftpRoot ?? join(c.dataDir, 'tftp'));
 /** Browser terminal transcripts, one file per session (the audit event points at it). */
 export const terminalDir = (c: TetherConfig): string => join(resolve(c.dataDir), 'terminal');
+/** The ed25519 key that signs (and so vouches for) the node OS images the appliance serves. */
+export const signingKeyPath = (c: TetherConfig): string => resolve(c.images.signingKey ?? join(c.dataDir, 'keys', 'image-signing.key'));

@@ -181,6 +181,18 @@ export const configSchema = {
             },
           },
         },
+        signingKey: { type: ['string', 'null'], default: null, description: 'ed25519 PEM that signs image manifests; null = <dataDir>/keys/image-signing.key (created on first start)' },
+        target: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'which disk an install writes: the disk with this serial or WWN, else the smallest non-rotational disk of at least minSizeGiB',
+          properties: {
+            minSizeGiB: { type: 'number', minimum: 0, default: 4 },
+            serial: { type: ['string', 'null'], default: null },
+            wwn: { type: ['string', 'null'], default: null },
+          },
+        },
       },
     },
     cloud: {
@@ -197,7 +209,29 @@ export const configSchema = {
           required: ['name', 'namespace'],
           properties: { name: { type: 'string' }, namespace: { type: 'string' } },
         },
-        probeSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 15 },
+        probeSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 15, description: 'how often /readyz and /version are probed while the link is up' },
+        probeTimeoutSeconds: { type: 'integer', minimum: 1, maximum: 120, default: 10 },
+        downAfterFailures: { type: 'integer', minimum: 1, maximum: 100, default: 3, description: 'consecutive unreachable probes before the link is down (enrolled machines go headless)' },
+        maxBackoffSeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 60, description: 'longest wait between probes while the link is down' },
+        verifySeconds: { type: 'integer', minimum: 1, maximum: 3600, default: 10, description: 'how often joining/enrolled machines are checked from the API side' },
+        tokenTtlMinutes: { type: 'integer', minimum: 10, maximum: 10080, default: 240, description: 'lifetime of a bootstrap token minted for one machine while the link is up' },
+        pool: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          description: 'bootstrap tokens pre-minted while the link is up, so installs can finish while it is down',
+          properties: {
+            size: { type: 'integer', minimum: 0, maximum: 500, default: 4, description: '0 disables the pool' },
+            ttlHours: { type: 'integer', minimum: 1, maximum: 720, default: 72, description: 'a pooled token is replaced when less than a third of this is left' },
+          },
+        },
+        controlPlaneReplicas: { type: 'integer', minimum: 1, maximum: 15, default: 2, description: 'API server replicas to check the Konnectivity tunnel through, when there is no TenantControlPlane to read it from' },
+        roleLabels: {
+          type: 'object',
+          default: { 'node-role.kubernetes.io/worker': '' },
+          additionalProperties: { type: 'string', maxLength: 63 },
+          description: 'labels patched onto each Node once it registered (the kubelet may not set node-role.kubernetes.io/*)',
+        },
       },
     },
   },
@@ -240,11 +274,23 @@ export interface TetherConfig {
     discovery: { kernel: string; initrd: string; cmdline: string };
     localBoot: { bios: 'sanboot' | 'exit'; efi: 'sanboot' | 'exit' };
   };
-  images: { catalog: Array<{ name: string; path: string; zones: string[] }> };
+  images: {
+    catalog: Array<{ name: string; path: string; zones: string[] }>;
+    signingKey: string | null;
+    target: { minSizeGiB: number; serial: string | null; wwn: string | null };
+  };
   cloud: {
     kubeconfig: string | null;
     managementKubeconfig: string | null;
     tenantControlPlane: { name: string; namespace: string } | null;
     probeSeconds: number;
+    probeTimeoutSeconds: number;
+    downAfterFailures: number;
+    maxBackoffSeconds: number;
+    verifySeconds: number;
+    tokenTtlMinutes: number;
+    pool: { size: number; ttlHours: number };
+    controlPlaneReplicas: number;
+    roleLabels: Record<string, string>;
   };
 }

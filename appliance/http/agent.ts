@@ -6,15 +6,19 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { Machine, Store } from '../store/store.ts';
-import { checkBootToken } from '../auth/boot-tokens.ts';
+import type { TetherConfig } from '../config/load.ts';
+import { bootTokenInfo } from '../auth/boot-tokens.ts';
+import { DiskTaskError, diskTaskFor, filesFor, phoneHome, recordProgress, recordResult, type DiskTaskContext } from '../install/tasks.ts';
+import { checkPhoneHomeToken } from '../install/phone-home.ts';
+import { baseUrlOf } from './boot.ts';
 import { identify, isPlaceholderSerial, isPlaceholderUuid } from '../lifecycle/identity.ts';
 import { transition } from '../lifecycle/lifecycle.ts';
 import type { MachineState } from '../lifecycle/states.ts';
 import { saveInventory, type SavedInventory } from '../store/inventory.ts';
 import { ApiError, errorResponses } from './errors.ts';
 import {
-  AGENT_PATHS, MAX_REPORT_BYTES, PROTOCOL_VERSION, factValue, heartbeatSchema, reportSchema, taskQuerySchema,
-  type Heartbeat, type Inventory, type Report, type ReportAnswer, type TaskAnswer,
+  AGENT_PATHS, MAX_REPORT_BYTES, PROTOCOL_VERSION, factValue, filesQuerySchema, heartbeatSchema, phoneHomeSchema, progressSchema, reportSchema, resultSchema, taskQuerySchema,
+  type FilesAnswer, type Heartbeat, type Inventory, type PhoneHome, type Progress, type Report, type ReportAnswer, type TaskAnswer, type TaskResult,
 } from '../../agent/protocol.ts';
 
 export interface AgentReportEvent { machine: Machine; inventory: Inventory; transitioned: boolean; saved: SavedInventory }
@@ -23,7 +27,11 @@ export interface AgentPluginOptions {
   store: Store;
   /** Called after a report is committed (auto-approve rules, metrics); must not throw. */
   onReport?: (e: AgentReportEvent) => void;
-  /** What a machine's agent should do next; defaults to nextTask (from the lifecycle state). */
+  /** Install and wipe tasks (catalog, signing key, cloud hooks); without it disk states just wait. */
+  disks?: DiskTaskContext;
+  /** The appliance config (for the base URL machines reach it at). */
+  config?: TetherConfig;
+  /** The answer for states without a disk task; defaults to nextTask (from the lifecycle state). */
   taskFor?: (machine: Machine) => TaskAnswer;
 }
 
@@ -33,14 +41,15 @@ const SMALL_BODY = 4 * 1024;
 const INVENTORIES_FROM: readonly MachineState[] = ['discovered', 'failed'];
 
 declare module 'fastify' {
-  interface FastifyRequest { agentMachineId: string | null }
+  interface FastifyRequest { agentMachineId: string | null; agentBootWrite: boolean }
 }
 
 const answer = (task: TaskAnswer['task'], reason: string, pollAfterS: number): TaskAnswer => ({ version: PROTOCOL_VERSION, task, reason, pollAfterS });
 
 /**
- * The next task for a machine's agent, from its lifecycle state. Installing and wiping are
- * answered with `wait` until the issues that add the `install` and `wipe` tasks land.
+ * The next task for a machine's agent from its lifecycle state alone; disk states (approved,
+ * installing, wiping) get their install/wipe task from appliance/install/tasks.ts when the plugin
+ * has a disk-task context, and wait otherwise.
  */
 export function nextTask(m: Pick<Machine, 'state'>): TaskAnswer {
   switch (m.state) {
@@ -89,19 +98,31 @@ function bearer(request: FastifyRequest): string | null {
 export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOptions): Promise<void> {
   if (!o.store) throw new Error('agent plugin needs a store');
   const { store } = o;
-  const taskFor = o.taskFor ?? nextTask;
+  const taskFor = (machine: Machine, request: FastifyRequest): TaskAnswer => {
+    const disk = o.disks && o.config ? diskTaskFor(o.disks, machine, { bootMayWrite: request.agentBootWrite, baseUrl: baseUrlOf(request, o.config) }) : null;
+    return disk ?? (o.taskFor ?? nextTask)(machine);
+  };
+  /** Disk-task decisions speak in DiskTaskError; the API in its error catalogue. */
+  const asApiError = <T>(f: () => T): T => {
+    try { return f(); } catch (e) {
+      if (e instanceof DiskTaskError) throw new ApiError(e.code, e.message);
+      throw e;
+    }
+  };
   const lastMessage = new Map<string, string>();
   const errors = errorResponses;
 
   app.decorateRequest('agentMachineId', null);
+  app.decorateRequest('agentBootWrite', false);
 
   /** The boot token from the header decides the machine, before a large body is even read. */
   async function authenticate(request: FastifyRequest): Promise<void> {
     const token = bearer(request);
     if (token === null) return; // the report may carry it in the body; checked after parsing
-    const id = checkBootToken(store, token);
-    if (!id) throw new ApiError('unauthorized', 'the boot token is unknown, expired or was replaced by a newer boot of this machine');
-    request.agentMachineId = id;
+    const info = bootTokenInfo(store, token);
+    if (!info) throw new ApiError('unauthorized', 'the boot token is unknown, expired or was replaced by a newer boot of this machine');
+    request.agentMachineId = info.machineId;
+    request.agentBootWrite = info.write;
   }
 
   /** The machine a request speaks for: the token's, and only if the claimed MAC is one of its NICs. */
@@ -127,7 +148,9 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
       const header = bearer(request);
       if (header !== null && header !== report.bootToken) throw new ApiError('unauthorized', 'the body\'s bootToken and the Authorization header disagree');
       if (header === null) {
-        request.agentMachineId = checkBootToken(store, report.bootToken);
+        const info = bootTokenInfo(store, report.bootToken);
+        request.agentMachineId = info?.machineId ?? null;
+        request.agentBootWrite = info?.write ?? false;
         if (!request.agentMachineId) throw new ApiError('unauthorized', 'the boot token is unknown, expired or was replaced by a newer boot of this machine');
       }
     }
@@ -172,7 +195,7 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
     } catch (err) {
       request.log.error({ err }, 'onReport observer failed');
     }
-    const body: ReportAnswer = { version: PROTOCOL_VERSION, machineId: current.id, state: current.state, task: taskFor(current) };
+    const body: ReportAnswer = { version: PROTOCOL_VERSION, machineId: current.id, state: current.state, task: asApiError(() => taskFor(current, request)) };
     return body;
   });
 
@@ -198,5 +221,74 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
     onRequest: authenticate,
     schema: { querystring: taskQuerySchema, response: errors },
     validatorCompiler: ({ schema }) => protocolValidator(schema),
-  }, async (request) => taskFor(machineFor(request, (request.query as { mac: string }).mac)));
+  }, async (request) => asApiError(() => taskFor(machineFor(request, (request.query as { mac: string }).mac), request)));
+
+  const needDisks = (): DiskTaskContext => {
+    if (!o.disks) throw new ApiError('conflict', 'this appliance hands out no disk tasks');
+    return o.disks;
+  };
+
+  app.post(AGENT_PATHS.progress, {
+    config: { access: 'open' },
+    bodyLimit: SMALL_BODY,
+    onRequest: authenticate,
+    schema: { body: progressSchema, response: errors },
+    validatorCompiler: ({ schema }) => protocolValidator(schema),
+  }, async (request) => {
+    const p = request.body as Progress;
+    const t = asApiError(() => recordProgress(needDisks(), machineFor(request, p.mac), p));
+    return { version: PROTOCOL_VERSION, taskId: t.id, status: t.status };
+  });
+
+  app.post(AGENT_PATHS.result, {
+    config: { access: 'open' },
+    bodyLimit: SMALL_BODY,
+    onRequest: authenticate,
+    schema: { body: resultSchema, response: errors },
+    validatorCompiler: ({ schema }) => protocolValidator(schema),
+  }, async (request) => {
+    const r = request.body as TaskResult;
+    const machine = machineFor(request, r.mac);
+    const t = asApiError(() => recordResult(needDisks(), machine, r));
+    return { version: PROTOCOL_VERSION, taskId: t.id, status: t.status, task: asApiError(() => taskFor(store.mustGetMachine(machine.id), request)) };
+  });
+
+  // Join credentials ride on this answer: only the token's own machine, only while it runs an
+  // install task, only once per task.
+  app.get(AGENT_PATHS.files, {
+    config: { access: 'open' },
+    onRequest: authenticate,
+    schema: { querystring: filesQuerySchema, response: errors },
+    validatorCompiler: ({ schema }) => protocolValidator(schema),
+  }, async (request) => {
+    const q = request.query as { mac: string; taskId: string };
+    const machine = machineFor(request, q.mac);
+    if (!request.agentBootWrite) throw new ApiError('forbidden', 'this boot may not write disks, so it gets no files to write');
+    const disks = needDisks();
+    try {
+      const files = await filesFor(disks, machine, q.taskId, { baseUrl: baseUrlOf(request, o.config!), nodeIp: request.ip });
+      const body: FilesAnswer = { version: PROTOCOL_VERSION, files };
+      return body;
+    } catch (e) {
+      if (e instanceof DiskTaskError) throw new ApiError(e.code, e.message);
+      throw e;
+    }
+  });
+
+  // From the installed OS's first boot: authenticated by the phone-home token staged on its disk.
+  app.post(AGENT_PATHS.phoneHome, {
+    config: { access: 'open' },
+    bodyLimit: SMALL_BODY,
+    schema: { body: phoneHomeSchema, response: errors },
+    validatorCompiler: ({ schema }) => protocolValidator(schema),
+  }, async (request) => {
+    const b = request.body as PhoneHome;
+    const who = checkPhoneHomeToken(store, bearer(request) ?? '');
+    if (!who) throw new ApiError('unauthorized', 'send the phone-home token from /etc/tether/firstboot.json: Authorization: Bearer <token>');
+    if (who.installId !== b.installId) throw new ApiError('forbidden', `this token belongs to install ${who.installId}, not ${b.installId}`);
+    const machine = store.getMachine(b.mac);
+    if (!machine || machine.id !== who.machineId) throw new ApiError('forbidden', `this token belongs to machine ${who.machineId}, which has no NIC ${b.mac}`);
+    const m = asApiError(() => phoneHome(needDisks(), machine, b.installId, { kernel: b.kernel, bootId: b.bootId, ip: request.ip }));
+    return { version: PROTOCOL_VERSION, machineId: m.id, state: m.state };
+  });
 }

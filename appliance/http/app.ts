@@ -15,7 +15,10 @@ import artifactsPlugin from './artifacts.ts';
 import agentPlugin from './agent.ts';
 import { autoApprove } from '../lifecycle/autoapprove.ts';
 import { rackFromLldp } from '../boot/placement.ts';
-import { artifactsDir, terminalDir } from '../config/paths.ts';
+import { artifactsDir, signingKeyPath, terminalDir } from '../config/paths.ts';
+import { loadCatalog } from '../install/catalog.ts';
+import type { EnrollmentHooks } from '../install/tasks.ts';
+import { loadOrCreateSigningKey } from '../../images/manifest.ts';
 import siteApi from './api/site.ts';
 import livePlugin from './live.ts';
 import terminalPlugin from './terminal.ts';
@@ -32,6 +35,8 @@ export interface BuildOptions {
   store: Store;
   /** pino logger; none = silent (tests). */
   logger?: FastifyBaseLogger;
+  /** The cloud link's part in installs (join files, phone-home); none = installs without enrollment. */
+  enrollment?: EnrollmentHooks;
 }
 
 export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
@@ -59,8 +64,17 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   await app.register(eventsApi, { store: o.store });
   await app.register(usersApi, { store: o.store });
   await app.register(bootPlugin, { store: o.store, config: o.config });
+  // The signing key is made on first need: an appliance without images has nothing to vouch for.
+  const signingKey = o.config.images.catalog.length ? loadOrCreateSigningKey(signingKeyPath(o.config)) : null;
+  const catalog = loadCatalog(o.config, signingKey);
+  for (const img of catalog.images) {
+    if (img.problem) app.log.warn({ image: img.name, problem: img.problem }, 'catalog image cannot be installed');
+    else await app.register(artifactsPlugin, { root: img.dir, mount: `/images/${img.name}` });
+  }
   await app.register(agentPlugin, {
     store: o.store,
+    config: o.config,
+    disks: { store: o.store, config: o.config, catalog, signingKey, enrollment: o.enrollment },
     onReport: (e) => {
       const rack = rackFromLldp(o.config.racks, e.inventory);
       if (rack && rack !== e.machine.rack) o.store.updateMachine(e.machine.id, { rack });

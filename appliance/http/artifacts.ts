@@ -1,4 +1,5 @@
-// /artifacts/*: kernels, initrds and disk images for machines, read-only and confined to one root.
+// /artifacts/*: kernels and initrds for machines, read-only and confined to one root; the same
+// plugin serves each catalog image directory under /images/<name>/.
 // Range (resumed installs), ETag = sha256 (the agent verifies against it), HEAD, keep-alive.
 // Open routes: machines fetch these before they can hold any credential.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -12,6 +13,8 @@ export interface ArtifactFetch { path: string; mac?: string; step?: string; stat
 
 export interface ArtifactsOptions {
   root: string;
+  /** URL path the root is served under; default `/artifacts` (not `prefix`: fastify reserves that). */
+  mount?: string;
   /** Called for each served artifact (boot timeline, metrics); must not throw. */
   onFetch?: (f: ArtifactFetch) => void;
 }
@@ -92,7 +95,7 @@ export default async function artifactsPlugin(app: FastifyInstance, o: Artifacts
     return reply.send(createReadStream(path, { start, end, highWaterMark: 256 * 1024 }));
   };
 
-  app.get('/artifacts/*', {
+  app.get(`${o.mount ?? '/artifacts'}/*`, {
     config: { access: 'open' },
     schema: { querystring: { type: 'object', properties: { mac: { type: 'string', maxLength: 17 }, step: { type: 'string', maxLength: 16 } } } },
   }, handler);

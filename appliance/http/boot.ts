@@ -1,7 +1,7 @@
 // /boot/ipxe: the iPXE script for one machine, from its lifecycle state (decideBoot) and a fresh
 // one-time boot token. Open: the firmware holds no credential. A machine seen here first is
 // created `discovered`; every served script lands on the machine's boot timeline.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Store } from '../store/store.ts';
 import type { TetherConfig } from '../config/load.ts';
 import { discover } from '../lifecycle/lifecycle.ts';
@@ -10,11 +10,18 @@ import { mintBootToken } from '../auth/boot-tokens.ts';
 import { linuxScript, localDiskScript } from '../../pxe/ipxe/script.ts';
 import { macPattern } from './schemas.ts';
 import { normalizeMac } from '../store/store.ts';
+import { openDiskTask } from '../store/disk-tasks.ts';
 
 export interface BootOptions { store: Store; config: TetherConfig }
 
 const MAC = new RegExp(macPattern);
 const HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/;
+
+/** The address the machine reached us at: the one it can fetch kernels and images from. */
+export function baseUrlOf(request: FastifyRequest, config: TetherConfig): string {
+  const host = request.headers.host && HOST.test(request.headers.host) ? request.headers.host : config.http.listen;
+  return `http://${host}`;
+}
 
 export default async function bootPlugin(app: FastifyInstance, o: BootOptions): Promise<void> {
   if (!o.store || !o.config) throw new Error('boot plugin needs a store and the config');
@@ -44,24 +51,23 @@ export default async function bootPlugin(app: FastifyInstance, o: BootOptions): 
     // the script's latency is the commit's.
     const script = store.transaction(() => {
       const machine = store.getMachine(mac) ?? discover(store, { mac, zone, actor: 'http', reason: 'first seen fetching its boot script' }).machine;
-      // The address the machine reached us at is the one it can fetch kernels from.
-      const host = request.headers.host && HOST.test(request.headers.host) ? request.headers.host : config.http.listen;
-      const base = `http://${host}`;
-      const decision = decideBoot(machine);
+      const base = baseUrlOf(request, config);
+      const decision = decideBoot(machine, { diskWritten: openDiskTask(store, machine.id)?.status === 'written' });
       const firmware = q.platform === 'efi' ? 'efi' : 'bios';
       let script: string;
       if (decision.kind === 'local-disk') {
         script = localDiskScript({ title: `Tether: ${machine.id} is ${machine.state}, booting its local disk`, method: config.boot.localBoot[firmware] });
       } else {
         const mode = decision.kind === 'rescue' ? 'rescue' : decision.mode;
-        const token = mintBootToken(store, machine.id);
+        const write = decision.kind === 'discovery' && decision.allowWrite;
+        const token = mintBootToken(store, machine.id, { write });
         const d = config.boot.discovery;
         const art = (p: string, step: string) => `${base}/artifacts/${p}?mac=${mac}&step=${step}`;
         script = linuxScript({
           title: `Tether: ${machine.id} is ${machine.state}, booting the ${mode === 'rescue' ? 'rescue' : 'discovery'} OS`,
           kernelUrl: art(d.kernel, 'kernel'),
           initrdUrl: art(d.initrd, 'initrd'),
-          cmdline: `${d.cmdline} tether.url=${base} tether.mac=${mac} tether.token=${token} tether.mode=${mode} tether.write=${decision.kind === 'discovery' && decision.allowWrite ? 1 : 0}`.trim(),
+          cmdline: `${d.cmdline} tether.url=${base} tether.mac=${mac} tether.token=${token} tether.mode=${mode} tether.write=${write ? 1 : 0}`.trim(),
         });
       }
       store.appendEvent({ machineId: machine.id, kind: 'boot', actor: 'http', reason: `script: ${decision.kind === 'discovery' ? decision.mode : decision.kind}`, data: { step: 'script', decision: decision.kind, platform: q.platform ?? null, arch: q.arch ?? null, ip: request.ip } });

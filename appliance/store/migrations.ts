@@ -122,6 +122,7 @@ export const migrations: ReadonlyArray<{ n: number; name: string; sql: string }>
         bytes_total  INTEGER NOT NULL DEFAULT 0,
         rate_bps     REAL NOT NULL DEFAULT 0,
         reason       TEXT,               -- why it failed
+        files_at     INTEGER,            -- when the per-machine files (join credentials) were released: once
         created_at   INTEGER NOT NULL,
         updated_at   INTEGER NOT NULL,
         finished_at  INTEGER
@@ -129,6 +130,62 @@ export const migrations: ReadonlyArray<{ n: number; name: string; sql: string }>
       CREATE INDEX disk_tasks_machine ON disk_tasks(machine_id, created_at);
       -- At most one unfinished disk task per machine.
       CREATE UNIQUE INDEX disk_tasks_open ON disk_tasks(machine_id) WHERE status IN ('pending', 'running', 'written');
+    `,
+  },
+  {
+    n: 3,
+    name: 'cloud link: bootstrap tokens (pool), enrollment per machine, outbox, cache',
+    sql: `
+      -- One row per bootstrap token Secret Tether minted. The token secret is sealed with
+      -- AES-256-GCM under a key file in the data dir: the database alone yields no credential.
+      CREATE TABLE bootstrap_tokens (
+        id          TEXT PRIMARY KEY,    -- token-id: the Secret is bootstrap-token-<id>
+        sealed      TEXT NOT NULL,       -- token-secret, sealed
+        -- minting: Secret create sent, not confirmed | pooled: in the cluster, unassigned |
+        -- released: handed to machine_id | revoking: Secret delete queued | revoked: gone
+        state       TEXT NOT NULL CHECK (state IN ('minting', 'pooled', 'released', 'revoking', 'revoked')),
+        machine_id  TEXT REFERENCES machines(id) ON DELETE SET NULL,
+        created_at  INTEGER NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        released_at INTEGER,
+        revoked_at  INTEGER
+      ) STRICT;
+      CREATE INDEX bootstrap_tokens_state ON bootstrap_tokens(state, expires_at);
+      CREATE INDEX bootstrap_tokens_machine ON bootstrap_tokens(machine_id);
+
+      -- Where each machine is in joining the cluster, as the cloud link sees it.
+      CREATE TABLE enrollments (
+        machine_id   TEXT PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,
+        node_name    TEXT NOT NULL,
+        token_id     TEXT,               -- the bootstrap token in its join files
+        released_at  INTEGER,            -- join files handed out
+        deferred_at  INTEGER,            -- asked for join files while none could be had
+        installed_at INTEGER,            -- the installed OS phoned home
+        enrolled_at  INTEGER,            -- the Node object was first seen
+        updated_at   INTEGER NOT NULL
+      ) STRICT;
+
+      -- Enrollment work that must reach the cluster (token revocations, label patches), retried
+      -- idempotently until it does; the key makes queuing the same work twice a no-op.
+      CREATE TABLE cloud_outbox (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        key         TEXT NOT NULL UNIQUE,
+        kind        TEXT NOT NULL,
+        machine_id  TEXT REFERENCES machines(id) ON DELETE SET NULL,
+        payload     TEXT NOT NULL,       -- JSON
+        attempts    INTEGER NOT NULL DEFAULT 0,
+        next_at     INTEGER NOT NULL,
+        last_error  TEXT,
+        created_at  INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX cloud_outbox_due ON cloud_outbox(next_at);
+
+      -- What join files need from the cluster, kept for offline use (CA, server, kubelet config).
+      CREATE TABLE cloud_cache (
+        key         TEXT PRIMARY KEY,
+        value       TEXT NOT NULL,
+        updated_at  INTEGER NOT NULL
+      ) STRICT;
     `,
   },
 ];
