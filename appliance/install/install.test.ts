@@ -95,6 +95,11 @@ test('install: result with the right hash → written, disk boot, reboot; files 
   const p = await agent(m.token, 'POST', AGENT_PATHS.progress, { version: 1, mac: m.mac, taskId: task.id, phase: 'downloading', bytesDone: 1000, bytesTotal: manifest.raw.size, rateBps: 5e7 });
   assert.equal(p.status, 200, JSON.stringify(p.json));
   assert.equal(getDiskTask(t.store, task.id)!.bytesDone, 1000);
+  // The UI's progress bar reads the timeline: one event per phase change or every 2 s, not per report.
+  await agent(m.token, 'POST', AGENT_PATHS.progress, { version: 1, mac: m.mac, taskId: task.id, phase: 'downloading', bytesDone: 2000, bytesTotal: manifest.raw.size, rateBps: 5e7 });
+  const progressEvents = t.store.listEvents({ machineId: m.id, kind: 'install', limit: 10 }).filter((e) => e.data?.task === task.id);
+  assert.equal(progressEvents.length, 1);
+  assert.deepEqual(progressEvents[0].data, { task: task.id, phase: 'downloading', bytes: 1000, total: manifest.raw.size, rate: 5e7 });
 
   // Another machine's token (a forged MAC on the LAN) gets nothing.
   const forged = await agent(other.token, 'GET', `${AGENT_PATHS.files}?mac=${m.mac}&taskId=${task.id}`);
@@ -160,6 +165,14 @@ test('wipe: a wiping machine gets a wipe task naming its disks (full when the op
   const r = await agent(m.token, 'POST', AGENT_PATHS.result, { version: 1, mac: m.mac, taskId: a.wipe!.id, kind: 'wipe', ok: true });
   assert.equal(r.status, 200);
   assert.equal(t.store.mustGetMachine(m.id).state, 'discovered');
+
+  // Through the API: an operator asks for a full overwrite; the task carries it.
+  const m2 = machineIn('inventoried', { write: true });
+  const act = await t.app.inject({ method: 'POST', url: `/api/v1/machines/${m2.id}/actions/wipe`, headers: bearer(t.tokens.operator), payload: { full: true } });
+  assert.equal(act.statusCode, 200, act.body);
+  assert.equal((await taskOf(m2)).wipe!.full, true);
+  const wrong = await t.app.inject({ method: 'POST', url: `/api/v1/machines/${m2.id}/actions/rescue`, headers: bearer(t.tokens.operator), payload: { full: true } });
+  assert.equal(wrong.statusCode, 400);
 });
 
 test('target disk: serial/WWN hints are exact; otherwise the smallest non-rotational disk large enough', () => {

@@ -141,9 +141,24 @@ function runningTask(c: DiskTaskContext, machine: Machine, taskId: string, kind?
   return t;
 }
 
+/** Progress lands on the timeline (and the UI's live feed) at most this often per task, and on every phase change. */
+const PROGRESS_EVENT_MS = 2000;
+
 export function recordProgress(c: DiskTaskContext, machine: Machine, p: Progress): DiskTask {
   const t = runningTask(c, machine, p.taskId);
-  recordDiskTaskProgress(c.store, t.id, p);
+  c.store.transaction(() => {
+    recordDiskTaskProgress(c.store, t.id, p);
+    const last = c.store.listEvents({ machineId: machine.id, kind: 'install', limit: 1 })[0];
+    const d = last?.data as { task?: unknown; phase?: unknown } | null | undefined;
+    if (d?.task !== t.id || d.phase !== p.phase || Date.now() - last.at >= PROGRESS_EVENT_MS) {
+      const pct = p.bytesTotal > 0 ? ` ${Math.floor((p.bytesDone / p.bytesTotal) * 100)}%` : '';
+      c.store.appendEvent({
+        machineId: machine.id, kind: 'install', actor: 'agent',
+        reason: `${p.phase}${pct}${p.message ? `: ${p.message}` : ''}`,
+        data: { task: t.id, phase: p.phase, bytes: p.bytesDone, total: p.bytesTotal, rate: p.rateBps },
+      });
+    }
+  });
   return { ...t, phase: p.phase, bytesDone: p.bytesDone, bytesTotal: p.bytesTotal, rateBps: p.rateBps };
 }
 

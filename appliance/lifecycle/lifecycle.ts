@@ -60,13 +60,14 @@ export const ACTION_MOVES: Record<Action, { to: MachineState; from: readonly Mac
   rescue: { to: 'rescue', from: '*' },
 };
 
-export function applyAction(store: Store, machineId: string, action: Action, who: { actorName: string; reason?: string }): { machine: Machine; event: EventRecord } {
+/** `full` (wipe only): overwrite whole disks; the wipe task reads it from this event. */
+export function applyAction(store: Store, machineId: string, action: Action, who: { actorName: string; reason?: string; full?: boolean }): { machine: Machine; event: EventRecord } {
   const move = ACTION_MOVES[action];
   return transition(store, machineId, move.to, {
     actor: 'operator',
     actorName: who.actorName,
     reason: who.reason ?? `operator action: ${action}`,
-    data: { action },
+    data: action === 'wipe' ? { action, full: who.full === true } : { action },
     expectFrom: move.from === '*' ? undefined : move.from,
   });
 }

@@ -1,6 +1,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { testAppliance, bearer, type TestAppliance } from '../../../test/lib/appliance.ts';
+import { migrations } from '../../store/migrations.ts';
 
 let t: TestAppliance;
 let url: string;
@@ -95,7 +96,7 @@ test('api: unknown machine is 404, unknown route is 404, oversized body is 413',
 
 test('api: healthz is open and metrics count machines by state', async () => {
   const h = await call('GET', '/healthz');
-  assert.deepEqual(h.body, { status: 'ok', schema: 1 });
+  assert.deepEqual(h.body, { status: 'ok', schema: migrations.length });
   const r = await fetch(`${url}/metrics`, { headers: bearer(t.tokens.viewer) });
   const text = await r.text();
   assert.match(text, /tether_machines\{state="rescue"\} 1/);

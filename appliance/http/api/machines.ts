@@ -93,13 +93,17 @@ export default async function machinesApi(app: FastifyInstance, o: MachinesApiOp
     config: { access: 'operator' },
     schema: {
       params: { type: 'object', required: ['id', 'action'], properties: { ...idParams.properties, action: { type: 'string', enum: [...ACTIONS] } } },
-      body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 500 } } },
+      body: {
+        type: ['object', 'null'], additionalProperties: false,
+        properties: { reason: { type: 'string', maxLength: 500 }, full: { type: 'boolean', description: 'wipe: overwrite every byte, not only partition tables and signatures' } },
+      },
       response: { 200: { type: 'object', properties: { machine: { $ref: 'machine#' }, event: { $ref: 'event#' } } }, ...errors },
     },
   }, async (request) => {
     const { id, action } = request.params as { id: string; action: Action };
     const machine = store.mustGetMachine(id);
-    const reason = (request.body as { reason?: string } | null)?.reason;
-    return applyAction(store, machine.id, action, { actorName: request.principal!.user, reason });
+    const body = request.body as { reason?: string; full?: boolean } | null;
+    if (body?.full !== undefined && action !== 'wipe') throw new ApiError('bad_request', '"full" applies to the wipe action only');
+    return applyAction(store, machine.id, action, { actorName: request.principal!.user, reason: body?.reason, full: body?.full });
   });
 }
