@@ -16,13 +16,16 @@ commands:
   migrate               apply database migrations and exit
   machines ls           list machines  [--state S] [--zone Z] [--json]
   boot-files            fetch Debian's iPXE binaries into the TFTP root and artifacts/ipxe
+  doctor                check the Kamaji tenant control plane for what breaks hybrid workers  [--json]
+                        live from the config's cloud.* keys, or offline: --tcp-file F [--tenant-dir D]
+                        [--node-port-range 30000-32767]; exit 1 on errors found, 2 on usage errors
 
 options:
   -c, --config FILE     tether.yaml (default: ./tether.yaml or $TETHER_CONFIG; none = defaults)
 `;
 
-async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
+function parseCommandLine(argv: string[]) {
+  return parseArgs({
     args: argv,
     allowPositionals: true,
     options: {
@@ -30,9 +33,24 @@ async function main(argv: string[]): Promise<number> {
       state: { type: 'string' },
       zone: { type: 'string' },
       json: { type: 'boolean' },
+      'tcp-file': { type: 'string' },
+      'tenant-dir': { type: 'string' },
+      'node-port-range': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommandLine(argv);
+  } catch (e) {
+    // A mistyped flag is a usage error (exit 2), not a failure of the command it was meant for.
+    process.stderr.write(`tether: ${(e as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
   const [cmd, sub] = positionals;
   if (values.help || !cmd) { process.stdout.write(USAGE); return cmd ? 0 : 2; }
 
@@ -72,6 +90,14 @@ async function main(argv: string[]): Promise<number> {
       const { fetchIpxe } = await import('../images/ipxe/fetch.ts');
       await fetchIpxe({ cache: join(config.dataDir, 'cache/debs'), tftpRoot: tftpRoot(config), artifactsDir: artifactsDir(config), log: (m) => process.stdout.write(`${m}\n`) });
       return 0;
+    }
+    case 'doctor': {
+      if (sub) { process.stderr.write(`unknown: doctor ${sub}\n${USAGE}`); return 2; }
+      const { doctor } = await import('./cloud/doctor/command.ts');
+      return doctor(
+        { config: values.config, json: values.json, tcpFile: values['tcp-file'], tenantDir: values['tenant-dir'], nodePortRange: values['node-port-range'] },
+        { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s) },
+      );
     }
     default:
       process.stderr.write(`unknown command: ${cmd}\n${USAGE}`);
