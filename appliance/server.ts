@@ -10,6 +10,7 @@ import { buildApp } from './http/app.ts';
 import { createLogger } from './log.ts';
 import { startBootServices, zoneInterfaces } from './boot/services.ts';
 import { createServer, type Server } from 'node:http';
+import { createCloud } from './cloud/cloud.ts';
 
 export interface Running {
   config: TetherConfig;
@@ -32,7 +33,11 @@ export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } 
     process.stdout.write(`\n  First start: created admin user "${first.name}" with password: ${first.password}\n  Log in and change it; it will not be shown again.\n\n`);
   }
 
-  const app = await buildApp({ config, store, logger: log });
+  // Installs and boots never wait on the cloud: the link runs beside them, and its work queues
+  // in the store while it is down.
+  const cloud = createCloud({ store, config, log, dataDir: config.dataDir });
+  cloud.start();
+  const app = await buildApp({ config, store, logger: log, cloud });
   const [, host, port] = /^(.*):(\d+)$/.exec(config.http.listen)!;
   const listenHost = host.replace(/^\[|\]$/g, '');
   // Zone interfaces are checked before anything listens: a missing one is a config error.
@@ -60,6 +65,7 @@ export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } 
   } catch (e) {
     for (const s of extra) s.close();
     await app.close();
+    await cloud.stop();
     store.close();
     throw e;
   }
@@ -72,6 +78,7 @@ export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } 
     await boot.close();
     for (const s of extra) { s.closeAllConnections(); s.close(); }
     await app.close();
+    await cloud.stop();
     store.close();
     log.info('stopped');
   })());

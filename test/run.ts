@@ -17,6 +17,9 @@ for (const root of roots) {
 }
 files.sort();
 
+// Failure until proven otherwise: if the run never reaches 'end' (a test left a promise pending and
+// the event loop drained), the process must not exit 0.
+process.exitCode = 1;
 let passed = 0;
 let failed = 0;
 const stream = run({ files, concurrency: Number(process.env.TEST_CONCURRENCY ?? 2) });
@@ -27,7 +30,7 @@ stream.on('end', () => {
   if (passed + failed === 0) {
     console.error('test/run: 0 tests ran; refusing to report success');
     process.exitCode = 1;
-  } else if (failed > 0) {
-    process.exitCode = 1;
+  } else {
+    process.exitCode = failed > 0 ? 1 : 0;
   }
 });

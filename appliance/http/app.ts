@@ -17,7 +17,8 @@ import { autoApprove } from '../lifecycle/autoapprove.ts';
 import { rackFromLldp } from '../boot/placement.ts';
 import { artifactsDir, signingKeyPath, terminalDir } from '../config/paths.ts';
 import { loadCatalog } from '../install/catalog.ts';
-import type { EnrollmentHooks } from '../install/tasks.ts';
+import { createCloud, type Cloud } from '../cloud/cloud.ts';
+import { cloudPlugin } from '../cloud/plugin.ts';
 import { loadOrCreateSigningKey } from '../../images/manifest.ts';
 import siteApi from './api/site.ts';
 import livePlugin from './live.ts';
@@ -35,8 +36,8 @@ export interface BuildOptions {
   store: Store;
   /** pino logger; none = silent (tests). */
   logger?: FastifyBaseLogger;
-  /** The cloud link's part in installs (join files, phone-home); none = installs without enrollment. */
-  enrollment?: EnrollmentHooks;
+  /** The cloud link (server.ts creates and starts it); none = an unstarted one from the config. */
+  cloud?: Cloud;
 }
 
 export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
@@ -60,6 +61,8 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   app.addSchema(eventSchema);
   await app.register(authPlugin, { store: o.store, sessionHours: o.config.auth.sessionHours });
   await app.register(healthPlugin, { store: o.store });
+  const cloud = o.cloud ?? createCloud({ store: o.store, config: o.config, log: app.log, dataDir: o.config.dataDir });
+  await app.register(cloudPlugin, { cloud, registry: app.metricsRegistry });
   await app.register(machinesApi, { store: o.store, zones: o.config.zones.map((z) => z.name) });
   await app.register(eventsApi, { store: o.store });
   await app.register(usersApi, { store: o.store });
@@ -74,7 +77,7 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   await app.register(agentPlugin, {
     store: o.store,
     config: o.config,
-    disks: { store: o.store, config: o.config, catalog, signingKey, enrollment: o.enrollment },
+    disks: { store: o.store, config: o.config, catalog, signingKey, enrollment: cloud },
     onReport: (e) => {
       const rack = rackFromLldp(o.config.racks, e.inventory);
       if (rack && rack !== e.machine.rack) o.store.updateMachine(e.machine.id, { rack });
@@ -82,7 +85,7 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(artifactsPlugin, { root: artifactsDir(o.config), onFetch: (f) => recordArtifactFetch(o.store, f) });
-  await app.register(siteApi, { store: o.store, config: o.config });
+  await app.register(siteApi, { store: o.store, config: o.config, cloud });
   await app.register(livePlugin, { store: o.store });
   await app.register(terminalPlugin, { store: o.store, dir: terminalDir(o.config) });
   await app.register(uiPlugin);

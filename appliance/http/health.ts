@@ -5,11 +5,17 @@ import { Registry, Gauge, Counter, collectDefaultMetrics } from 'prom-client';
 import type { Store } from '../store/store.ts';
 import { STATES } from '../lifecycle/states.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance { metricsRegistry: Registry }
+}
+
 async function healthPlugin(app: FastifyInstance, o: { store: Store }): Promise<void> {
   if (!o.store) throw new Error('health plugin needs a store');
   const { store } = o;
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tether_' });
+  // Other capabilities (the cloud link) add their gauges to the same /metrics.
+  app.decorate('metricsRegistry', registry);
   new Gauge({
     name: 'tether_machines',
     help: 'Machines per lifecycle state',

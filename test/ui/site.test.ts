@@ -53,7 +53,7 @@ test('ui: log in; the site shows both zones side by side, machines in their rack
   assert.deepEqual(zones.map((z) => z[0]), ['zone-a', 'zone-b']);
   assert.equal(zones[0][1], zones[1][1], 'zones side by side');
   assert.equal(await page.locator('[data-count-state="inventoried"]').textContent(), '3');
-  assert.equal(await page.getByTestId('cloud-link').textContent(), 'cloud link: not configured');
+  assert.equal(await page.getByTestId('cloud-link').textContent(), 'cloud link: not configured (machines install but are not enrolled)');
   await screenshot(page, 'site');
 });
 

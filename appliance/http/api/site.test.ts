@@ -12,5 +12,5 @@ test('site: configured zones (even empty ones), counts per state, and an unconfi
   discover(t.store, { mac: '52:54:00:cc:00:02', actor: 'dhcp' });
   const r = await t.app.inject({ url: '/api/v1/site', headers: bearer(t.tokens.viewer) });
   assert.equal(r.statusCode, 200);
-  assert.deepEqual(r.json(), { site: 'dc1', zones: ['zone-a', 'zone-b'], autoApprove: { 'zone-a': ['memory ≥ 64 GiB, disks ≥ 2'], 'zone-b': [] }, counts: { discovered: 2 }, total: 2, cloudLink: { configured: false, status: null } });
+  assert.deepEqual(r.json(), { site: 'dc1', zones: ['zone-a', 'zone-b'], autoApprove: { 'zone-a': ['memory ≥ 64 GiB, disks ≥ 2'], 'zone-b': [] }, counts: { discovered: 2 }, total: 2, cloudLink: { configured: false, status: null, since: null, lastError: null, queued: 0, pooledTokens: 0 } });
 });

@@ -4,10 +4,11 @@ import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../store/store.ts';
 import type { TetherConfig } from '../../config/load.ts';
 import { describeRule } from '../../lifecycle/autoapprove.ts';
+import type { Cloud } from '../../cloud/cloud.ts';
 
-export default async function siteApi(app: FastifyInstance, o: { store: Store; config: TetherConfig }): Promise<void> {
-  if (!o.store || !o.config) throw new Error('site API needs a store and the config');
-  const { store, config } = o;
+export default async function siteApi(app: FastifyInstance, o: { store: Store; config: TetherConfig; cloud: Cloud }): Promise<void> {
+  if (!o.store || !o.config || !o.cloud) throw new Error('site API needs a store, the config and the cloud link');
+  const { store, config, cloud } = o;
   app.get('/api/v1/site', {
     config: { access: 'viewer' },
     schema: {
@@ -21,8 +22,14 @@ export default async function siteApi(app: FastifyInstance, o: { store: Store; c
             autoApprove: { type: 'object', additionalProperties: { type: 'array', items: { type: 'string' } } },
             counts: { type: 'object', additionalProperties: { type: 'integer' } },
             total: { type: 'integer' },
-            // `status` stays null until the cloud link reports one (the cloud issue adds it).
-            cloudLink: { type: 'object', properties: { configured: { type: 'boolean' }, status: { type: ['string', 'null'] } } },
+            // The banner: state (null until the first probe decided it), since when, what is queued.
+            cloudLink: {
+              type: 'object',
+              properties: {
+                configured: { type: 'boolean' }, status: { type: ['string', 'null'] }, since: { type: ['integer', 'null'] },
+                lastError: { type: ['string', 'null'] }, queued: { type: 'integer' }, pooledTokens: { type: 'integer' },
+              },
+            },
           },
         },
       },
@@ -35,7 +42,20 @@ export default async function siteApi(app: FastifyInstance, o: { store: Store; c
       autoApprove: Object.fromEntries(config.zones.map((z) => [z.name, z.autoApprove.map(describeRule)])),
       counts,
       total: Object.values(counts).reduce((a, b) => a + b, 0),
-      cloudLink: { configured: Boolean(config.cloud.kubeconfig), status: null },
+      cloudLink: cloudLinkSummary(cloud),
     };
   });
+}
+
+function cloudLinkSummary(cloud: Cloud) {
+  const st = cloud.status();
+  const known = st.configured && st.link.known;
+  return {
+    configured: st.configured,
+    status: known ? st.link.state : null,
+    since: known ? st.link.since : null,
+    lastError: st.link.lastError,
+    queued: st.outbox.length,
+    pooledTokens: st.pool.available,
+  };
 }

@@ -5,7 +5,10 @@ import type { EventRecord, Machine, Role } from '../../store/store.ts';
 export type { EventRecord, Machine, Role };
 
 export interface Session { user: string; role: Role; csrfToken: string }
-export interface Site { site: string; zones: string[]; autoApprove: Record<string, string[]>; counts: Record<string, number>; total: number; cloudLink: { configured: boolean; status: string | null } }
+export interface Site { site: string; zones: string[]; autoApprove: Record<string, string[]>; counts: Record<string, number>; total: number; cloudLink: CloudLink }
+
+/** The cloud link as the site banner shows it; `status` is null until the first probe decided it. */
+export interface CloudLink { configured: boolean; status: 'up' | 'degraded' | 'down' | 'unconfigured' | null; since: number | null; lastError: string | null; queued: number; pooledTokens: number }
 export interface MachinePage { items: Machine[]; total: number }
 export interface EventPage { items: EventRecord[]; next: number | null }
 export interface MachineDetail { machine: Machine; events: EventRecord[] }

@@ -66,10 +66,22 @@ function Counts(p: { machines: Machine[] }) {
   );
 }
 
+/** Up is quiet; degraded and down say since when and what waits, because installs go on regardless. */
 function CloudBanner(p: { site: Site | null }) {
   const link = p.site?.cloudLink;
-  const words = !link ? 'cloud link: …' : !link.configured ? 'cloud link: not configured' : `cloud link: ${link.status ?? 'configured, status not reported yet'}`;
-  return <div className={`banner ${link?.configured ? 'banner-info' : 'banner-muted'}`} role="status" data-testid="cloud-link">{words}</div>;
+  let words = 'cloud link: …';
+  let tone = 'banner-muted';
+  if (link && !link.configured) words = 'cloud link: not configured (machines install but are not enrolled)';
+  else if (link && link.status === null) { words = 'cloud link: checking…'; tone = 'banner-info'; }
+  else if (link) {
+    const since = link.since ? ` since ${new Date(link.since).toLocaleString()}` : '';
+    const queued = link.queued ? ` · ${link.queued} enrollment step${link.queued === 1 ? '' : 's'} queued` : '';
+    const pool = ` · ${link.pooledTokens} join token${link.pooledTokens === 1 ? '' : 's'} pooled for offline installs`;
+    const why = link.status !== 'up' && link.lastError ? ` — ${link.lastError}` : '';
+    words = `cloud link: ${link.status}${since}${why}${queued}${pool}`;
+    tone = link.status === 'up' ? 'banner-ok' : link.status === 'degraded' ? 'banner-warn' : 'banner-error';
+  }
+  return <div className={`banner ${tone}`} role="status" data-testid="cloud-link" data-link={link?.status ?? ''}>{words}</div>;
 }
 
 export function SiteView() {
