@@ -1,7 +1,8 @@
-// The agent's side of the HTTP protocol: three calls, bearer boot token, a timeout on each, and
-// errors that say whether trying again can help (the appliance being down or busy) or not (the
-// appliance refused this report or this token).
-import { AGENT_PATHS, PROTOCOL_VERSION, readTaskAnswer, type Heartbeat, type HeartbeatAnswer, type Report, type ReportAnswer, type TaskAnswer } from './protocol.ts';
+// The agent's side of the HTTP protocol: report, heartbeat, task, and for install/wipe tasks
+// progress, result and the files to stage; bearer boot token, a timeout on each, and errors that say
+// whether trying again can help (the appliance being down or busy) or not (the appliance refused
+// this report or this token).
+import { AGENT_PATHS, PROTOCOL_VERSION, readTaskAnswer, type FilesAnswer, type Heartbeat, type HeartbeatAnswer, type Progress, type Report, type ReportAnswer, type StagedFile, type TaskAnswer, type TaskResult } from './protocol.ts';
 import type { AgentConfig } from './cmdline.ts';
 
 export type Fetch = (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) => Promise<Response>;
@@ -24,6 +25,21 @@ export interface ApplianceClient {
   report(r: Report): Promise<ReportAnswer>;
   heartbeat(h: Heartbeat): Promise<HeartbeatAnswer>;
   task(): Promise<TaskAnswer>;
+  progress(p: Progress): Promise<void>;
+  result(r: TaskResult): Promise<void>;
+  /** The files to stage on the disk written by install `taskId`. */
+  files(taskId: string): Promise<StagedFile[]>;
+}
+
+/** Reads a files answer defensively: the shapes the stager relies on, or an error saying what is wrong. */
+export function readFilesAnswer(x: unknown): StagedFile[] {
+  const o = x as Partial<FilesAnswer> | null;
+  if (typeof o !== 'object' || o === null || o.version !== PROTOCOL_VERSION || !Array.isArray(o.files)) throw new Error('the files answer is malformed');
+  for (const f of o.files as unknown[]) {
+    const g = f as Partial<StagedFile> | null;
+    if (typeof g !== 'object' || g === null || typeof g.path !== 'string' || typeof g.mode !== 'number' || typeof g.contentBase64 !== 'string') throw new Error('the files answer has a malformed file entry');
+  }
+  return o.files;
 }
 
 export function applianceClient(cfg: AgentConfig, o: { fetch?: Fetch; timeoutMs?: number } = {}): ApplianceClient {
@@ -47,6 +63,9 @@ export function applianceClient(cfg: AgentConfig, o: { fetch?: Fetch; timeoutMs?
     report: async (r) => call('POST', AGENT_PATHS.report, r) as Promise<ReportAnswer>,
     heartbeat: async (h) => call('POST', AGENT_PATHS.heartbeat, h) as Promise<HeartbeatAnswer>,
     task: async () => readTaskAnswer(await call('GET', `${AGENT_PATHS.task}?mac=${mac}`)),
+    progress: async (p) => { await call('POST', AGENT_PATHS.progress, p); },
+    result: async (r) => { await call('POST', AGENT_PATHS.result, r); },
+    files: async (taskId) => readFilesAnswer(await call('GET', `${AGENT_PATHS.files}?mac=${mac}&taskId=${encodeURIComponent(taskId)}`)),
   };
 }
 

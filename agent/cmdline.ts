@@ -14,7 +14,7 @@ export interface AgentConfig {
   mode: BootMode;
   /**
    * Whether this boot may write disks: only when the command line says exactly `tether.write=1`.
-   * The agent writes nothing in this version whatever it says; the install task will need both.
+   * An install or wipe task needs both this and the task naming the disk (agent/run.ts).
    */
   write: boolean;
 }

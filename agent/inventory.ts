@@ -9,8 +9,8 @@ import { dimmsFrom, ipmiDevicePresent, parseDmidecode, sawSmbios, type DmiRecord
 import { cpuFrom, parseCpuinfo, parseLscpu } from './collect/cpu.ts';
 import { memoryBlocksBytes, memoryFrom, parseMemTotal } from './collect/memory.ts';
 import { collectDisks } from './collect/disks.ts';
-import { collectNics } from './collect/nics.ts';
-import { bmcFrom, collectTpm, firmwareMode, secureBoot } from './collect/platform.ts';
+import { collectNics, type LldpWaitOptions } from './collect/nics.ts';
+import { collectBmc, collectTpm, firmwareMode, secureBoot, type IpmiOpener } from './collect/platform.ts';
 
 export const AGENT_VERSION = `tether-agent/${PROTOCOL_VERSION}`;
 
@@ -25,23 +25,34 @@ async function smbiosRecords(host: Host): Promise<DmiRecord[] | Error> {
   }
 }
 
-export async function collectInventory(host: Host, o: { now?: () => Date } = {}): Promise<Inventory> {
+export interface CollectOptions {
+  now?: () => Date;
+  lldp?: LldpWaitOptions;
+  /** How the BMC is reached (default: /dev/ipmi0 through node:ffi). */
+  ipmi?: IpmiOpener;
+}
+
+export async function collectInventory(host: Host, o: CollectOptions = {}): Promise<Inventory> {
+  const smbios = smbiosRecords(host);
+  // The BMC is asked as soon as the SMBIOS tables say whether there is one, alongside the rest.
+  const ipmiOf = (records: DmiRecord[] | Error): Fact<boolean> => (records instanceof Error ? absent(records.message) : ipmiDevicePresent(records));
+  const bmcP = smbios.then((r) => collectBmc(host, ipmiOf(r), o.ipmi)).catch((e: unknown) => ({ present: absent(reasonOf(e)), address: absent(reasonOf(e)) }));
   const [dmiId, records, mode, lscpu, cpuinfo, memTotal, blocksBytes, disks, nics, tpm, kernel] = await Promise.all([
     readDmiId(host),
-    smbiosRecords(host),
+    smbios,
     attempt(() => firmwareMode(host)),
     host.run('lscpu', ['-J']).then(parseLscpu).catch((e: unknown) => new Error(reasonOf(e))),
     host.readText('/proc/cpuinfo').then(parseCpuinfo).catch((e: unknown) => new Error(reasonOf(e))),
     attempt(async () => parseMemTotal(await host.readText('/proc/meminfo')) ?? absent('/proc/meminfo has no MemTotal')),
     memoryBlocksBytes(host),
     attempt(() => collectDisks(host)),
-    attempt(() => collectNics(host)),
+    attempt(() => collectNics(host, o.lldp)),
     collectTpm(host).catch((e: unknown) => ({ present: absent(reasonOf(e)), version: absent(reasonOf(e)) })),
     attempt(async () => (await host.readText('/proc/sys/kernel/osrelease')).trim()),
   ]);
   const dmi = dmiFromId(dmiId);
   const dimms: Fact<Dimm[]> = records instanceof Error ? absent(records.message) : dimmsFrom(records);
-  const ipmi: Fact<boolean> = records instanceof Error ? absent(records.message) : ipmiDevicePresent(records);
+  const bmc = await bmcP;
   return {
     collectedAt: (o.now?.() ?? new Date()).toISOString(),
     agentVersion: AGENT_VERSION,
@@ -60,7 +71,7 @@ export async function collectInventory(host: Host, o: { now?: () => Date } = {})
     memory: memoryFrom({ dimms, blocksBytes, memTotal }),
     disks,
     nics,
-    bmc: bmcFrom(ipmi),
+    bmc,
     tpm,
   };
 }

@@ -6,7 +6,12 @@ import { parseCmdline } from './cmdline.ts';
 import { applianceClient } from './client.ts';
 import { realHost } from './host.ts';
 import { collectInventory } from './inventory.ts';
-import { runAgent, type PowerAction } from './run.ts';
+import { collectDisks } from './collect/disks.ts';
+import { isAbsent } from './protocol.ts';
+import { realStageTools, stageOnDisk } from './install/stage.ts';
+import { writeConfigPartition } from './install/config-partition.ts';
+import { open } from 'node:fs/promises';
+import { runAgent, type DiskDeps, type PowerAction } from './run.ts';
 
 const log = (msg: string): void => { console.log(`tether-agent: ${msg}`); };
 
@@ -23,6 +28,30 @@ if (!parsed.ok) {
 }
 const cfg = parsed.config;
 const host = realHost();
+
+// Install and wipe: run.ts refuses both unless the command line says tether.write=1.
+const stageTools = realStageTools();
+const disks: DiskDeps = {
+  list: async () => {
+    const d = await collectDisks(host); // a fresh lsblk + sysfs listing, not the reported inventory
+    if (isAbsent(d)) throw new Error(d.absent);
+    return d;
+  },
+  // Tether's images reserve a config partition outside the image bytes (a cpio, no mount); an image
+  // without one gets its files on the mounted root filesystem instead.
+  stage: async (o) => {
+    if (!o.manifest.config) { await stageOnDisk({ ...o, tools: stageTools }); return; }
+    const fh = await open(o.disk, 'r+');
+    try {
+      const { archiveBytes } = await writeConfigPartition(fh, o.manifest, o.files);
+      o.log(`staged ${o.files.length} files (${archiveBytes} bytes) in the ${o.manifest.config.label} partition`);
+    } finally {
+      await fh.close();
+    }
+  },
+  // BLKFLSBUF: writes back and drops the device's page cache, so the re-read comes from the disk.
+  beforeVerify: async (path) => { await host.run('blockdev', ['--flushbufs', path]); },
+};
 await runAgent(cfg, {
   client: applianceClient(cfg),
   collect: () => collectInventory(host),
@@ -30,4 +59,5 @@ await runAgent(cfg, {
   sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
   log,
   uptimeS: () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]),
+  disks,
 });

@@ -3,9 +3,11 @@
 # firmware for the boot lab, a C compiler for the interface-socket addon, g++/make/python3 for
 # node-pty (no linux-x64 prebuild: node-gyp builds it at npm ci), headless Chromium for the web UI
 # tests (driven by playwright-core; no browser download), openssl, and debootstrap/mtools/syslinux/
-# sfdisk to build the node OS disk image without loop devices. Debian's kubectl (kubernetes-client)
-# is not installed here: it would clash with other kubectl packages on a host, so the tests unpack
-# it into the cache (images/debian/debs.ts). Idempotent; run as root.
+# sfdisk to build the node OS disk image without loop devices, lldpd (an LLDP-speaking "switch" in
+# the lab) and ipmitool/openipmi (ipmi_sim: a BMC for lab VMs; the discovery image copies ipmitool's
+# and tcpdump's libraries from this host). Debian's kubectl (kubernetes-client) is not installed
+# here: it would clash with other kubectl packages on a host, so the tests unpack it into the cache
+# (images/debian/debs.ts). Idempotent; run as root.
 set -euo pipefail
 packages=(
   iproute2 tcpdump curl ca-certificates gcc libc6-dev kmod cpio
@@ -16,6 +18,7 @@ packages=(
   chromium
   openssl
   debootstrap mtools dosfstools syslinux syslinux-common fdisk e2fsprogs
+  lldpd ipmitool openipmi
 )
 export DEBIAN_FRONTEND=noninteractive
 # Packages such as isc-dhcp-relay ship services; never let an install start one on this host.

@@ -8,7 +8,7 @@ test('nics: this machine\'s virtio NIC; lo (no device) is not a NIC', async () =
   assert.deepEqual(nics, [{
     name: 'eth0', mac: '02:fc:00:00:00:01', driver: 'virtio_net', pci: '0000:00:03.0',
     speedMbps: { absent: 'the driver does not report a speed' }, link: 'up', firmware: { absent: 'ethtool not found' },
-    lldp: { absent: 'LLDP neighbours are not collected yet: the discovery image has no LLDP listener' },
+    lldp: { absent: 'no LLDP listener ran on this machine (/run/lldp is missing)' },
   }]);
 });
 

@@ -1,9 +1,16 @@
 // NICs from /sys/class/net: only interfaces backed by a device (virtual ones — lo, bridges, veths —
 // have no `device` link) with an Ethernet address. Speed and carrier are readable only while the
 // interface is up; the discovery OS's /init brings every NIC up for that (and for LLDP).
-import { macPattern, type Fact, type LldpNeighbour, type Nic } from '../protocol.ts';
+//
+// LLDP neighbours come from the listener /init starts once the links are up (lldp-capture.ts): one
+// pcap file per NIC in /run/lldp. A NIC with link whose file has no frame yet is waited for — until
+// it has been listened on for LLDP_LISTEN_S (switches send at link-up and then every 30 s; lldpd's
+// default too), and never longer than `maxWaitMs` in all — then it is absent, with the reason. A NIC
+// with link but no capture file yet (the listener is still starting) is waited for the same way.
+import { LIMITS, macPattern, type Fact, type LldpNeighbour, type Nic } from '../protocol.ts';
 import type { Host } from '../host.ts';
 import { absent, reasonOf, textFact } from './facts.ts';
+import { neighbourFromPcap, NO_FRAME_YET, type LldpId, type LldpNeighbourFrame } from './lldp.ts';
 
 const NET = '/sys/class/net';
 const ARPHRD_ETHER = '1';
@@ -42,10 +49,36 @@ export function parseEthtoolInfo(text: string): Record<string, string> {
   return out;
 }
 
-export const LLDP_NOT_COLLECTED = absent('LLDP neighbours are not collected yet: the discovery image has no LLDP listener');
+export const LLDP_DIR = '/run/lldp';
+/** How long a NIC with link is listened on before "no LLDP neighbour" is the answer. */
+export const LLDP_LISTEN_S = 10;
+export const LLDP_NOT_LISTENING = absent(`no LLDP listener ran on this machine (${LLDP_DIR} is missing)`);
+
+export interface LldpWaitOptions {
+  /** Where the listener writes (default LLDP_DIR). */
+  dir?: string;
+  /** The most the collector waits for frames in all (default LLDP_LISTEN_S). */
+  maxWaitMs?: number;
+  pollMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** A clock in ms for the wait (default performance.now). */
+  clock?: () => number;
+}
+
+const idFact = (id: LldpId): Fact<string> => textFact(id.value, 'empty ID');
+
+/** The protocol's neighbour facts from a decoded frame. */
+export function lldpFact(f: LldpNeighbourFrame): Fact<LldpNeighbour> {
+  if (f.ttl === 0) return absent('the neighbour announced it is going away (LLDP TTL 0)');
+  return {
+    chassisId: idFact(f.chassisId),
+    portId: idFact(f.portId),
+    systemName: textFact(f.systemName, 'the switch sends no system name', LIMITS.text),
+  };
+}
 
 /** A protocol NIC from sysfs reads; null for interfaces that are not Ethernet hardware. */
-export function nicFrom(s: NicSysfs, ethtool: Record<string, string> | Error, lldp: Fact<LldpNeighbour> = LLDP_NOT_COLLECTED): Nic | null {
+export function nicFrom(s: NicSysfs, ethtool: Record<string, string> | Error, lldp: Fact<LldpNeighbour> = LLDP_NOT_LISTENING): Nic | null {
   const mac = s.address.trim().toLowerCase();
   if (!s.device || s.type.trim() !== ARPHRD_ETHER || !MAC.test(mac)) return null;
   const speed = typeof s.speed === 'string' ? Number(s.speed.trim()) : NaN;
@@ -74,13 +107,61 @@ export async function readNicSysfs(host: Host, name: string): Promise<NicSysfs> 
   return { name, type: typeof type === 'string' ? type : '', address: typeof address === 'string' ? address : '', carrier, speed, device, driver };
 }
 
-export async function collectNics(host: Host): Promise<Fact<Nic[]>> {
+async function uptimeS(host: Host): Promise<number | null> {
+  const v = Number((await host.readText('/proc/uptime').catch(() => '')).split(' ')[0]);
+  return Number.isFinite(v) && v > 0 ? v : null;
+}
+
+/**
+ * The LLDP neighbour of each named NIC. Waits (bounded) for NICs with link whose capture has no
+ * frame yet; a NIC without link, or one whose capture says why it has no neighbour, is not waited for.
+ */
+export async function collectLldp(host: Host, nics: ReadonlyArray<{ name: string; link: Nic['link'] }>, o: LldpWaitOptions = {}): Promise<Map<string, Fact<LldpNeighbour>>> {
+  const out = new Map<string, Fact<LldpNeighbour>>();
+  const dir = o.dir ?? LLDP_DIR;
+  if (!(await host.exists(dir))) {
+    for (const n of nics) out.set(n.name, dir === LLDP_DIR ? LLDP_NOT_LISTENING : absent(`no LLDP listener ran on this machine (${dir} is missing)`));
+    return out;
+  }
+  const { maxWaitMs = LLDP_LISTEN_S * 1000, pollMs = 500 } = o;
+  const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const clock = o.clock ?? (() => performance.now());
+  const t0 = clock();
+  let pending = [...nics];
+  for (;;) {
+    const up = await uptimeS(host);
+    const waiting: typeof pending = [];
+    await Promise.all(pending.map(async (n) => {
+      const bytes = await host.readBytes(`${dir}/${n.name}.pcap`).catch((e: unknown) => new Error(reasonOf(e)));
+      if (bytes instanceof Error) {
+        // The listener may still be starting (it opens each NIC's socket, then creates the file).
+        out.set(n.name, absent(`not listened on for LLDP (${bytes.message})`));
+        if (n.link === 'up') waiting.push(n);
+        return;
+      }
+      const got = neighbourFromPcap(bytes);
+      if (got.ok) { out.set(n.name, lldpFact(got.frame)); return; }
+      if (got.why !== NO_FRAME_YET) { out.set(n.name, absent(got.why)); return; }
+      if (n.link !== 'up') { out.set(n.name, absent('no link, so no LLDP neighbour')); return; }
+      const since = Number((await host.readText(`${dir}/${n.name}.since`).catch(() => '')).trim());
+      const listened = up !== null && Number.isFinite(since) && since > 0 ? up - since : null;
+      out.set(n.name, absent(`no LLDP frame in ${listened === null ? `${((clock() - t0) / 1000).toFixed(0)} s of waiting` : `${Math.max(0, listened).toFixed(0)} s of listening`}`));
+      if (listened === null || listened < LLDP_LISTEN_S) waiting.push(n);
+    }));
+    pending = waiting;
+    if (!pending.length || clock() - t0 >= maxWaitMs) return out;
+    await sleep(pollMs);
+  }
+}
+
+export async function collectNics(host: Host, o: LldpWaitOptions = {}): Promise<Fact<Nic[]>> {
   const names = (await host.list(NET)).sort();
-  const nics = await Promise.all(names.map(async (name) => {
+  const nics = (await Promise.all(names.map(async (name) => {
     const s = await readNicSysfs(host, name);
     if (!s.device) return null;
     const ethtool = await host.run('ethtool', ['-i', name]).then(parseEthtoolInfo, (e: unknown) => new Error(reasonOf(e)));
     return nicFrom(s, ethtool);
-  }));
-  return nics.filter((n): n is Nic => n !== null);
+  }))).filter((n): n is Nic => n !== null);
+  const lldp = await collectLldp(host, nics, o);
+  return nics.map((n) => ({ ...n, lldp: lldp.get(n.name) ?? n.lldp }));
 }

@@ -1,7 +1,8 @@
-// Firmware mode and Secure Boot, TPM, BMC presence: small facts read from sysfs and efivarfs.
+// Firmware mode and Secure Boot, TPM, the BMC: small facts read from sysfs, efivarfs and the BMC itself.
 import type { Bmc, Fact, Tpm } from '../protocol.ts';
 import type { Host } from '../host.ts';
 import { absent, reasonOf } from './facts.ts';
+import { bmcAddressFrom, IPMI_DEVICE, openIpmiDevice, type IpmiRequest } from './ipmi.ts';
 
 export const EFI_DIR = '/sys/firmware/efi';
 export const EFIVARS_DIR = '/sys/firmware/efi/efivars';
@@ -45,8 +46,36 @@ export async function collectTpm(host: Host): Promise<Tpm> {
   return { present: true, version: absent(`${dir} does not say its version`) };
 }
 
-export const BMC_ADDRESS_NOT_COLLECTED = absent('reading the BMC LAN address needs ipmitool, which the discovery image does not carry yet');
+/** Opens the IPMI device: the real one (ipmi.ts), or replies in a test. */
+export type IpmiOpener = () => Promise<{ request: IpmiRequest; close: () => void }>;
 
-export function bmcFrom(ipmiDevice: Fact<boolean>): Bmc {
-  return { present: ipmiDevice, address: ipmiDevice === false ? absent('no BMC') : BMC_ADDRESS_NOT_COLLECTED };
+/**
+ * The BMC: present per SMBIOS type 38, or because it answers on /dev/ipmi0 (the kernel's IPMI driver
+ * also finds BMCs through ACPI); its LAN address asked of it over that device. No device node means
+ * the driver found no BMC it can talk to: the address is absent, with why.
+ */
+export async function collectBmc(host: Host, ipmiDevice: Fact<boolean>, open: IpmiOpener = () => openIpmiDevice()): Promise<Bmc> {
+  if (!(await host.exists(IPMI_DEVICE))) {
+    if (ipmiDevice === false) return { present: false, address: absent('no BMC') };
+    return {
+      present: ipmiDevice,
+      address: absent(ipmiDevice === true
+        ? `the SMBIOS tables describe a BMC but there is no ${IPMI_DEVICE} (the kernel's IPMI driver did not bind to it)`
+        : `no ${IPMI_DEVICE}: the kernel's IPMI driver found no BMC`),
+    };
+  }
+  let dev: Awaited<ReturnType<IpmiOpener>>;
+  try {
+    dev = await open();
+  } catch (e) {
+    return { present: ipmiDevice, address: absent(`opening ${IPMI_DEVICE}: ${reasonOf(e)}`) };
+  }
+  try {
+    // A BMC answering on the device is a BMC, whatever the SMBIOS tables say.
+    return { present: true, address: await bmcAddressFrom(dev.request) };
+  } catch (e) {
+    return { present: true, address: absent(reasonOf(e)) };
+  } finally {
+    dev.close();
+  }
 }

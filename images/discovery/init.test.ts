@@ -17,3 +17,11 @@ test('init: loads virtio_ring before virtio, mounts no disk, runs the agent', ()
   assert.doesNotMatch(init, /\bdd\b|mkfs|wipefs|sfdisk/);
   assert.match(init, /node \/agent\.mjs/);
 });
+
+test('init: the LLDP listener starts in the background once the links are up, before DHCP', () => {
+  const init = initScript(DISCOVERY_MODULES);
+  const up = init.indexOf('ip link set "$n" up');
+  const listener = init.search(/node [^\n]*\/lldp-listener\.mjs \/run\/lldp &\n/);
+  assert.ok(up > 0 && listener > up, 'after the links are up');
+  assert.ok(listener < init.indexOf('udhcpc -i'), 'before DHCP (which can take a while)');
+});

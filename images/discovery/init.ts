@@ -1,7 +1,8 @@
 // PID 1 of the discovery OS (busybox sh) and its DHCP hook. It mounts the kernel filesystems, loads
 // the drivers, brings every NIC up (link state, speed and LLDP are only readable on an up link),
-// gets an address on the boot NIC — the one whose MAC the appliance put on the command line as
-// tether.mac — and runs the agent, restarting it if it dies. It mounts no disk: nothing here writes one.
+// starts the LLDP listener, gets an address on the boot NIC — the one whose MAC the appliance put on
+// the command line as tether.mac — and runs the agent, restarting it if it dies. It mounts no disk:
+// nothing here writes one.
 
 export function initScript(modules: readonly string[]): string {
   return `#!/bin/sh
@@ -33,6 +34,11 @@ for try in 1 2 3 4 5 6 7 8 9 10; do
   sleep 1
 done
 for n in $(nics); do ip link set "$n" up; done
+# LLDP from here on: switches send a frame right after link-up, then every 30 s. One listener
+# (AF_PACKET through node:ffi) writes /run/lldp/<nic>.pcap for every NIC; the agent reads them.
+mkdir -p /run/lldp
+node --disable-warning=ExperimentalWarning --max-old-space-size=24 /lldp-listener.mjs /run/lldp &
+say "LLDP listener started at $(cut -d' ' -f1 /proc/uptime) s"
 if [ -n "$bootif" ]; then
   say "boot NIC $bootif ($bootmac): asking for an address"
   # Retries until it gets a lease, then stays in the background to renew it.
