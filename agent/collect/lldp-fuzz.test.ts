@@ -17,6 +17,7 @@ import {
   decodeLldpFrame, decodePcap, encodeLldpFrame, LLDP_ERROR, lldpTlv, neighbourFromPcap, PCAP_ERROR, pcapHeader, pcapRecord, type LldpTlv,
 } from './lldp.ts';
 import { lldpFact } from './nics.ts';
+import { mutate, mutation } from '../../test/lib/mutate.ts';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 2000);
 const params = { numRuns: runs, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) };
@@ -82,27 +83,6 @@ test(`fuzz (${runs} runs): well-formed neighbours decode to exactly what was sen
   }), params);
 });
 
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: byte }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: byte }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function mutate(original: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = [...original];
-  for (const m of mutations) {
-    const at = b.length === 0 ? 0 : m.at % b.length;
-    if (m.kind === 'flip') b[at] ^= 1 << m.bit;
-    else if (m.kind === 'set') b[at] = m.value;
-    else if (m.kind === 'truncate') b = b.slice(0, at);
-    else if (m.kind === 'insert') b.splice(at, 0, m.value);
-    else b.splice(at, 1);
-  }
-  return Uint8Array.from(b);
-}
 
 test(`fuzz (${runs} runs): mutated real captures (files and the frames in them) never crash the decoders`, () => {
   const files = ['lldpd-default', 'lldpd-ifname'].map((n) => readFileSync(`${FIXTURES}/lldp/${n}.pcap`));

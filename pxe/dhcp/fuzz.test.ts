@@ -17,6 +17,7 @@ import * as pxe from './options/pxe.ts';
 import * as relay from './options/relay.ts';
 import * as userclass from './options/userclass.ts';
 import { decodePacket, DECODE_ERROR, encodePacket, type Packet } from './packet.ts';
+import { mutate, mutation } from '../../test/lib/mutate.ts';
 
 const runs = Number(process.env.FUZZ_RUNS ?? 2000);
 const params = { numRuns: runs, ...(process.env.FUZZ_SEED ? { seed: Number(process.env.FUZZ_SEED) } : {}) };
@@ -118,27 +119,6 @@ test(`fuzz (${runs} runs): decode(encode(x)) = x for generated packets, options 
   );
 });
 
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.nat({ max: 7 }) }),
-  fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: byte }),
-  fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: byte }),
-  fc.record({ kind: fc.constant('delete' as const), at: fc.nat() }),
-);
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function mutate(original: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = [...original];
-  for (const m of mutations) {
-    const at = b.length === 0 ? 0 : m.at % b.length;
-    if (m.kind === 'flip') b[at] ^= 1 << m.bit;
-    else if (m.kind === 'set') b[at] = m.value;
-    else if (m.kind === 'truncate') b = b.slice(0, at);
-    else if (m.kind === 'insert') b.splice(at, 0, m.value);
-    else b.splice(at, 1);
-  }
-  return Uint8Array.from(b);
-}
 
 test(`fuzz (${runs} runs): bit flips, truncations, insertions and deletions of the golden packets never crash decode`, () => {
   const golden = loadCaptures().map((c) => c.bytes);
