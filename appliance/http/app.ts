@@ -21,6 +21,7 @@ import { createCloud, type Cloud } from '../cloud/cloud.ts';
 import { cloudPlugin } from '../cloud/plugin.ts';
 import { loadOrCreateSigningKey } from '../../images/manifest.ts';
 import siteApi from './api/site.ts';
+import imagesApi from './api/images.ts';
 import livePlugin from './live.ts';
 import terminalPlugin from './terminal.ts';
 import uiPlugin from './ui.ts';
@@ -85,6 +86,7 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
     },
   });
   await app.register(artifactsPlugin, { root: artifactsDir(o.config), onFetch: (f) => recordArtifactFetch(o.store, f) });
+  await app.register(imagesApi, { config: o.config, catalog });
   await app.register(siteApi, { store: o.store, config: o.config, cloud });
   await app.register(livePlugin, { store: o.store });
   await app.register(terminalPlugin, { store: o.store, dir: terminalDir(o.config) });

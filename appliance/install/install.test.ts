@@ -175,6 +175,21 @@ test('wipe: a wiping machine gets a wipe task naming its disks (full when the op
   assert.equal(wrong.statusCode, 400);
 });
 
+test('images API: the catalog with its default per zone, signer and sizes; the discovery OS says what is missing', async () => {
+  const r = await t.app.inject({ method: 'GET', url: '/api/v1/images', headers: bearer(t.tokens.viewer) });
+  assert.equal(r.statusCode, 200, r.body);
+  const body = r.json() as { images: Array<Record<string, unknown>>; defaults: Record<string, string | null>; discovery: { manifest: unknown; problem: string } };
+  assert.equal(body.images.length, 1);
+  assert.equal(body.images[0].name, 'test-node');
+  assert.equal(body.images[0].installable, true);
+  assert.deepEqual(body.images[0].raw, manifest.raw);
+  assert.equal(body.images[0].signedBy, manifest.signature!.keyId);
+  assert.deepEqual(body.defaults, { 'zone-a': 'test-node', 'zone-b': 'test-node' }, 'a catalog of one image is every zone\'s default');
+  assert.equal(body.discovery.manifest, null);
+  assert.match(body.discovery.problem, /images\/discovery\/build.ts/);
+  assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/images' })).statusCode, 401);
+});
+
 test('target disk: serial/WWN hints are exact; otherwise the smallest non-rotational disk large enough', () => {
   const d = (name: string, gib: number, rotational: boolean, serial: string, removable = false): Disk => ({
     name, sizeBytes: gib * GIB, rotational, serial, wwn: { absent: 'none' }, model: 'm', transport: 'sata', removable,
