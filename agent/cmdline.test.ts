@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseCmdline, splitCmdline } from './cmdline.ts';
+import { BOOT_MODES, parseCmdline, splitCmdline } from './cmdline.ts';
 
 // As appliance/http/boot.ts renders it (after the config's console= options), and as iPXE adds initrd=.
 const RENDERED = 'initrd=initrd.img console=tty0 console=ttyS0,115200 tether.url=http://10.248.1.1:8080 tether.mac=52:54:00:dd:00:01 tether.token=ab12cd34ef.Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eA tether.mode=discovery tether.write=0';
@@ -43,4 +43,12 @@ test('cmdline: quoted values keep their spaces, like the kernel parses them', ()
   assert.equal(p.get('b'), '');
   assert.equal(p.get('quiet'), '');
   assert.equal(p.get('a'), '1');
+});
+
+test('cmdline: every mode the appliance renders parses (a wipe boot once failed here with "tether.mode must be one of")', () => {
+  for (const mode of BOOT_MODES) {
+    const r = parseCmdline(`tether.url=http://10.0.0.1:8080 tether.mac=52:54:00:dd:00:03 tether.token=ab12cd34ef.x tether.mode=${mode} tether.write=1`);
+    assert.ok(r.ok, `${mode}: ${JSON.stringify(r)}`);
+    assert.equal(r.config.mode, mode);
+  }
 });

@@ -2,8 +2,9 @@
 // script: `tether.url=http://10.0.0.1:8080 tether.mac=52:54:00:… tether.token=… tether.mode=discovery
 // tether.write=0`. Nothing else configures it, so a boot is fully described by its script.
 
-export type BootMode = 'discovery' | 'rescue' | 'install';
-const MODES: readonly BootMode[] = ['discovery', 'rescue', 'install'];
+/** What the appliance's boot decision (appliance/boot/decide.ts) renders into `tether.mode`. */
+export type BootMode = 'discovery' | 'rescue' | 'install' | 'wipe';
+export const BOOT_MODES: readonly BootMode[] = ['discovery', 'rescue', 'install', 'wipe'];
 
 export interface AgentConfig {
   /** The appliance's base URL, without a trailing slash. */
@@ -51,7 +52,7 @@ export function parseCmdline(text: string): CmdlineResult {
   if (!token) problems.push('tether.token is missing');
   else if (!/^[A-Za-z0-9._-]{1,128}$/.test(token)) problems.push('tether.token has characters a boot token never has');
   if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(mac)) problems.push(mac ? `tether.mac is not a MAC address: ${mac}` : 'tether.mac is missing');
-  if (!MODES.includes(mode)) problems.push(`tether.mode must be one of ${MODES.join(', ')}: ${mode}`);
+  if (!BOOT_MODES.includes(mode)) problems.push(`tether.mode must be one of ${BOOT_MODES.join(', ')}: ${mode}`);
   if (problems.length) return { ok: false, problems };
   return { ok: true, config: { url: base, token, mac, mode, write: p.get('tether.write') === '1' } };
 }

@@ -2,11 +2,13 @@
 // server, not the BIOS boot order, chooses. Protocol code (DHCP, TFTP, HTTP) only renders this.
 import type { Machine } from '../store/store.ts';
 import { BOOTS_FROM_DISK, type MachineState } from '../lifecycle/states.ts';
+// The agent parses what this renders: one definition of the modes, so they cannot drift apart.
+import type { BootMode } from '../../agent/cmdline.ts';
 
 export type BootDecision =
   | { kind: 'local-disk' }
   /** The in-memory discovery OS; `allowWrite` only when the install/wipe task may touch disks. */
-  | { kind: 'discovery'; mode: 'discovery' | 'install' | 'wipe'; allowWrite: boolean }
+  | { kind: 'discovery'; mode: Exclude<BootMode, 'rescue'>; allowWrite: boolean }
   | { kind: 'rescue' };
 
 /**

@@ -29,6 +29,7 @@ const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 const KEY = join(CACHE, 'keys', 'image-signing.key');
 const DISK_BYTES = 4 * 1024 ** 3;
+const RUN_LIMIT_MS = 600_000;
 
 interface InstallVm extends LabVm { firmware: 'bios' | 'uefi' }
 const VMS: InstallVm[] = [
@@ -116,6 +117,11 @@ test('install: SeaBIOS and OVMF VMs go approved → installing → installed, bo
             if (until(proc.output())) return 'done' as const;
             await new Promise((r) => setTimeout(r, 1000));
             if (proc.proc.exitCode !== null || proc.proc.signalCode !== null) return 'exited' as const;
+            // A boot that neither ends nor gets there is a failure to report, not a wait to the test's timeout.
+            if (performance.now() - tRun > RUN_LIMIT_MS) {
+              proc.kill('SIGKILL');
+              throw new Error(`${vm.name}: run ${run} neither rebooted nor got there in ${RUN_LIMIT_MS / 1000} s; machine ${machineOf(vm)?.state}\n${proc.output().slice(-3000)}`);
+            }
           }
         })()]);
         const m = machineOf(vm);
