@@ -11,6 +11,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { runClient, serverClientPair, stop, type Pair } from './lib/ns.ts';
+import { nginxStatic } from './lib/nginx.ts';
 import { ensureTools } from './lib/tools.ts';
 import { awaitQuiet, cpuGroup, machineBusySeconds, type CpuGroup } from './lib/cpu.ts';
 import { fixed, flags, median, percentile, ratio, table } from './lib/stats.ts';
@@ -37,29 +38,7 @@ const ALL: Server[] = [
   {
     name: 'nginx',
     command(p, dataDir) {
-      const prefix = join(p.lab.dir, 'nginx');
-      mkdirSync(prefix, { recursive: true });
-      // Everything nginx writes stays under the lab dir (Debian's build points at /var/lib/nginx).
-      const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${prefix}/${t};`).join(' ');
-      writeFileSync(join(prefix, 'nginx.conf'), `daemon off;
-worker_processes auto;
-user nobody nogroup;
-pid ${prefix}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  ${temp}
-  server {
-    listen ${p.serverIp}:${PORT};
-    root ${dataDir};
-  }
-}
-`);
-      return { cmd: 'nginx', args: ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', 'stderr'] };
+      return nginxStatic(p, dataDir, PORT, 4096);
     },
   },
   {

@@ -17,6 +17,7 @@ import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { serverClientPair, stop, type Pair } from './lib/ns.ts';
+import { nginxStatic } from './lib/nginx.ts';
 import { ensureTools } from './lib/tools.ts';
 import { awaitQuiet, cpuGroup, machineBusySeconds, type CpuGroup } from './lib/cpu.ts';
 import { fixed, flags, median, table } from './lib/stats.ts';
@@ -116,30 +117,7 @@ function makeRaw(path: string, bytes: number): void {
   } finally { closeSync(fd); }
 }
 
-function nginxCommand(p: Pair, dataDir: string): { cmd: string; args: string[] } {
-  const prefix = join(p.lab.dir, 'nginx');
-  mkdirSync(prefix, { recursive: true });
-  const temp = ['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `${t}_temp_path ${prefix}/${t};`).join(' ');
-  writeFileSync(join(prefix, 'nginx.conf'), `daemon off;
-worker_processes auto;
-user nobody nogroup;
-pid ${prefix}/nginx.pid;
-error_log stderr warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  ${temp}
-  server {
-    listen ${p.serverIp}:${PORT};
-    root ${dataDir};
-  }
-}
-`);
-  return { cmd: 'nginx', args: ['-p', prefix, '-c', join(prefix, 'nginx.conf'), '-e', 'stderr'] };
-}
+const nginxCommand = (p: Pair, dataDir: string) => nginxStatic(p, dataDir, PORT, 1024);
 
 interface Run { mode: Mode; round: number; r: ClientResult; cpu: number; otherCpu: number }
 
