@@ -88,7 +88,10 @@ async function main(argv: string[]): Promise<number> {
     case 'boot-files': {
       const config = loadConfig({ path: values.config });
       const { fetchIpxe } = await import('../images/ipxe/fetch.ts');
-      await fetchIpxe({ cache: join(config.dataDir, 'cache/debs'), tftpRoot: tftpRoot(config), artifactsDir: artifactsDir(config), log: (m) => process.stdout.write(`${m}\n`) });
+      const { buildLocalBoot } = await import('../images/ipxe/localboot.ts');
+      const log = (m: string) => process.stdout.write(`${m}\n`);
+      await fetchIpxe({ cache: join(config.dataDir, 'cache/debs'), tftpRoot: tftpRoot(config), artifactsDir: artifactsDir(config), log });
+      await buildLocalBoot({ cache: join(config.dataDir, 'cache/debs'), artifactsDir: artifactsDir(config), log });
       return 0;
     }
     case 'doctor': {

@@ -158,7 +158,7 @@ export const configSchema = {
           type: 'object',
           additionalProperties: false,
           default: {},
-          properties: { bios: { enum: ['sanboot', 'exit'], default: 'sanboot' }, efi: { enum: ['sanboot', 'exit'], default: 'exit' } },
+          properties: { bios: { enum: ['sanboot', 'exit'], default: 'sanboot' }, efi: { enum: ['grub', 'sanboot', 'exit'], default: 'grub' } },
         },
       },
     },
@@ -272,7 +272,7 @@ export interface TetherConfig {
     tftpRoot: string | null;
     bootFiles: BootFiles;
     discovery: { kernel: string; initrd: string; cmdline: string };
-    localBoot: { bios: 'sanboot' | 'exit'; efi: 'sanboot' | 'exit' };
+    localBoot: { bios: 'sanboot' | 'exit'; efi: 'grub' | 'sanboot' | 'exit' };
   };
   images: {
     catalog: Array<{ name: string; path: string; zones: string[] }>;

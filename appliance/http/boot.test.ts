@@ -1,5 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { testAppliance, type TestAppliance } from '../../test/lib/appliance.ts';
 import { checkBootToken } from '../auth/boot-tokens.ts';
 import { transition } from '../lifecycle/lifecycle.ts';
@@ -56,4 +59,25 @@ test('boot script: bad input is refused with the error shape', async () => {
   // A hostile Host header does not end up in the script.
   const r = await t.app.inject({ method: 'GET', url: '/boot/ipxe?mac=52:54:00:dd:00:04', headers: { host: 'x y\nshell' } });
   assert.ok(!r.body.includes('shell'));
+});
+
+test('boot script: an installed UEFI x86_64 machine chains the GRUB local-disk booter once it is built; other CPUs and a missing booter fall back to exit', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tether-boot-'));
+  const u = await testAppliance({ boot: { artifactsDir: dir } });
+  try {
+    const mac = '52:54:00:dd:00:09';
+    const get = (arch: string) => u.app.inject({ method: 'GET', url: `/boot/ipxe?mac=${mac}&platform=efi&arch=${arch}`, headers: { host: '10.0.0.1:8080' } });
+    await get('x86_64');
+    u.store.transition(u.store.getMachine(mac)!.id, () => ({ to: 'installed', actor: 'system' }));
+    assert.match((await get('x86_64')).body, /^exit$/m, 'not built yet: the firmware takes over');
+    mkdirSync(join(dir, 'localboot'));
+    writeFileSync(join(dir, 'localboot/localboot-x86_64.efi'), 'MZ');
+    const efi = (await get('x86_64')).body;
+    assert.match(efi, /^chain --autofree http:\/\/10\.0\.0\.1:8080\/artifacts\/localboot\/localboot-x86_64\.efi\?mac=52:54:00:dd:00:09&step=localboot \|\| goto failed$/m);
+    assert.match((await get('arm64')).body, /^exit$/m);
+    assert.ok(!(await get('arm64')).body.includes('chain'));
+  } finally {
+    await u.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -7,7 +7,11 @@ import type { TetherConfig } from '../config/load.ts';
 import { discover } from '../lifecycle/lifecycle.ts';
 import { decideBoot } from '../boot/decide.ts';
 import { mintBootToken } from '../auth/boot-tokens.ts';
-import { linuxScript, localDiskScript } from '../../pxe/ipxe/script.ts';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { linuxScript, localDiskScript, type LocalBootMethod } from '../../pxe/ipxe/script.ts';
+import { LOCALBOOT_DIR, LOCALBOOT_FILES } from '../../images/ipxe/localboot.ts';
+import { artifactsDir } from '../config/paths.ts';
 import { macPattern } from './schemas.ts';
 import { normalizeMac } from '../store/store.ts';
 import { openDiskTask } from '../store/disk-tasks.ts';
@@ -56,7 +60,15 @@ export default async function bootPlugin(app: FastifyInstance, o: BootOptions): 
       const firmware = q.platform === 'efi' ? 'efi' : 'bios';
       let script: string;
       if (decision.kind === 'local-disk') {
-        script = localDiskScript({ title: `Tether: ${machine.id} is ${machine.state}, booting its local disk`, method: config.boot.localBoot[firmware] });
+        let method: LocalBootMethod = config.boot.localBoot[firmware];
+        let chainUrl: string | undefined;
+        if (method === 'grub') {
+          // Only when the booter for this CPU was built (`tether boot-files`); else the firmware's turn.
+          const file = LOCALBOOT_FILES[q.arch ?? ''];
+          if (file && existsSync(join(artifactsDir(config), LOCALBOOT_DIR, file))) chainUrl = `${base}/artifacts/${LOCALBOOT_DIR}/${file}?mac=${mac}&step=localboot`;
+          else method = 'exit';
+        }
+        script = localDiskScript({ title: `Tether: ${machine.id} is ${machine.state}, booting its local disk`, method, chainUrl });
       } else {
         const mode = decision.kind === 'rescue' ? 'rescue' : decision.mode;
         const write = decision.kind === 'discovery' && decision.allowWrite;

@@ -26,5 +26,10 @@ test('ipxe: local disk per firmware, refusal', () => {
   const efi = localDiskScript({ title: 'm-1 installed', method: 'exit' });
   assert.match(efi, /^exit$/m);
   assert.ok(!efi.includes('sanboot'));
+  const grub = localDiskScript({ title: 'm-1 installed', method: 'grub', chainUrl: 'http://10.0.0.1:8080/artifacts/localboot/localboot-x86_64.efi?mac=52:54:00:00:00:01&step=localboot' });
+  assert.match(grub, /^chain --autofree http:\/\/10\.0\.0\.1:8080\/artifacts\/localboot\/localboot-x86_64\.efi\?mac=52:54:00:00:00:01&step=localboot \|\| goto failed$/m);
+  assert.match(grub, /^:failed\n.*\nexit$/m, 'a failed chain still hands back to the firmware');
+  assert.throws(() => localDiskScript({ title: 't', method: 'grub' }), /needs the URL/);
+  assert.throws(() => localDiskScript({ title: 't', method: 'grub', chainUrl: 'http://a/b c' }), /must not contain/);
   assert.match(refusalScript('no boot file for arch 25'), /^echo Tether: no boot file for arch 25$/m);
 });

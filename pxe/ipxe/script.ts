@@ -12,7 +12,7 @@ export interface LinuxBoot {
   cmdline: string;
 }
 
-export type LocalBootMethod = 'exit' | 'sanboot';
+export type LocalBootMethod = 'exit' | 'sanboot' | 'grub';
 
 const INITRD_NAME = 'initrd.img';
 const ATTEMPTS = 5;
@@ -54,15 +54,21 @@ export function linuxScript(o: LinuxBoot & { title: string }): string {
 }
 
 /**
- * Boots the machine's own disk. `exit` hands control back to the firmware, which moves on to the
- * next boot device (right for UEFI, where the disk follows the network in the boot order);
- * `sanboot --drive 0x80` boots the first BIOS disk directly (right for BIOS, where returning to
- * the option ROM may loop back into PXE).
+ * Boots the machine's own disk.
+ * - `sanboot --drive 0x80` boots the first BIOS disk directly (right for BIOS, where returning to
+ *   the option ROM may loop back into PXE);
+ * - `grub` chains Tether's GRUB local-disk booter (images/ipxe/localboot.ts), which chainloads the
+ *   disk's EFI loader (right for UEFI with Debian's iPXE, whose `exit` hangs instead of returning);
+ * - `exit` hands control back to the firmware, which moves on to the next boot device (UEFI
+ *   firmware with an iPXE that returns cleanly). It is also every method's last resort.
  */
-export function localDiskScript(o: { title: string; method: LocalBootMethod }): string {
-  const boot = o.method === 'sanboot'
-    ? ['sanboot --no-describe --drive 0x80 || goto failed']
-    : ['exit'];
+export function localDiskScript(o: { title: string; method: LocalBootMethod; chainUrl?: string }): string {
+  let boot: string[];
+  if (o.method === 'sanboot') boot = ['sanboot --no-describe --drive 0x80 || goto failed'];
+  else if (o.method === 'grub') {
+    if (!o.chainUrl) throw new RangeError('the grub local boot needs the URL of the local-disk booter');
+    boot = [`chain --autofree ${checkArg(o.chainUrl, 'local-disk booter URL')} || goto failed`];
+  } else boot = ['exit'];
   return [
     '#!ipxe',
     `# ${plain(o.title)}`,

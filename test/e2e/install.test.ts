@@ -18,6 +18,7 @@ import { CACHE } from '../lib/marker-initrd.ts';
 import { hardwareArgs, type LabVm } from '../lib/vms.ts';
 import { buildDiscovery } from '../../images/discovery/builder.ts';
 import { fetchIpxe } from '../../images/ipxe/fetch.ts';
+import { buildLocalBoot } from '../../images/ipxe/localboot.ts';
 import { ensureNodeImage } from '../../images/node/builder.ts';
 import { Store } from '../../appliance/store/store.ts';
 import { listDiskTasks } from '../../appliance/store/disk-tasks.ts';
@@ -61,6 +62,7 @@ test('install: SeaBIOS and OVMF VMs go approved → installing → installed, bo
     mkdirSync(join(data, 'artifacts/discovery'), { recursive: true });
     for (const f of ['vmlinuz', 'initrd.img']) copyFileSync(join(CACHE, 'discovery-install', f), join(data, 'artifacts/discovery', f));
     await fetchIpxe({ cache: join(CACHE, 'debs'), tftpRoot: join(data, 'tftp'), artifactsDir: join(data, 'artifacts') });
+    await buildLocalBoot({ cache: join(CACHE, 'debs'), artifactsDir: join(data, 'artifacts') });
     const ns = lab.ns('site');
     lab.bridge(ns, 'br-a', '10.247.1.1/24');
     const cfg = join(lab.dir, 'tether.yaml');
@@ -93,24 +95,16 @@ test('install: SeaBIOS and OVMF VMs go approved → installing → installed, bo
         : ['-boot', 'n'];
       return ['-accel', 'tcg', '-m', '1024', '-no-reboot', '-nographic', '-nodefaults', '-serial', 'stdio', ...firmware,
         ...hardwareArgs(lab, ns, 'br-a', vm, { pxeRom: vm.firmware === 'bios' }),
-        '-drive', `file=${disk},if=none,id=d0,format=raw`, '-device', `virtio-blk-pci,drive=d0,serial=${vm.serial}-D0`];
+        // UEFI: network first, then the disk — a server's usual boot order (OVMF also connects only
+        // the devices in the boot order). The local-disk script chains GRUB, which boots the disk.
+        '-drive', `file=${disk},if=none,id=d0,format=raw`, '-device', `virtio-blk-pci,drive=d0,serial=${vm.serial}-D0${vm.firmware === 'uefi' ? ',bootindex=2' : ''}`];
     });
-    // Debian's 2019 ipxe.efi does not hand control back to OVMF on `exit` here (it stops after
-    // "No more network devices"), so under UEFI the local-disk script cannot reach the disk yet.
-    // Until that is fixed, the OVMF VM's disk boots first once its image is written — what a BIOS
-    // setup with "disk, then network" does. The BIOS VM takes the server-decided path (PXE →
-    // local-disk script → sanboot).
-    const diskFirst = (vm: InstallVm, args: string[]): string[] => vm.firmware === 'uefi'
-      ? args.map((a) => (a.startsWith('virtio-blk-pci,drive=d0') ? `${a},bootindex=0` : a))
-      : args;
-
     const diskChecked = new Map<string, string>();
     /** Powers the VM on until `done` holds after a power-off; between runs, `between` sees the disk at rest. */
     async function cycle(vm: InstallVm, args: string[], until: (log: string) => boolean, between: (run: number) => Promise<void>, maxRuns: number): Promise<Spawned> {
       for (let run = 1; ; run++) {
         const tRun = performance.now();
-        const written = diskChecked.has(vm.name);
-        const proc = lab.spawn(ns, 'qemu-system-x86_64', written ? diskFirst(vm, args) : args, { logName: `${vm.name}-run${run}` });
+        const proc = lab.spawn(ns, 'qemu-system-x86_64', args, { logName: `${vm.name}-run${run}` });
         // A run ends by the guest rebooting (-no-reboot) or by the test once `until` holds.
         const ended = await Promise.race([proc.exited.then(() => 'exited' as const), (async () => {
           for (;;) {
@@ -145,6 +139,9 @@ test('install: SeaBIOS and OVMF VMs go approved → installing → installed, bo
       }, 5);
       console.log(`install e2e: ${vm.firmware} power-on → installed and booted from disk in ${secs(tVm)} s (2 VMs in parallel, TCG)`);
       assert.match(proc.output(), /root=LABEL=tether-root/, 'the kernel came from the disk\'s bootloader');
+      // The server decided the disk boot: PXE → iPXE → local-disk script → (UEFI: Tether's GRUB) → disk.
+      assert.match(proc.output(), /booting its local disk/, 'the local-disk script ran before the disk booted');
+      if (vm.firmware === 'uefi') assert.match(proc.output(), /Tether: booting the local disk \(looking for a disk/, 'GRUB chainloaded the disk');
       assert.match(proc.output(), /tether-firstboot/, 'the first-boot unit ran');
       proc.kill('SIGKILL');
       await proc.exited;

@@ -45,6 +45,30 @@ export default async function siteApi(app: FastifyInstance, o: { store: Store; c
       cloudLink: cloudLinkSummary(cloud),
     };
   });
+
+  // Every machine as a tile, in one response (the list API pages at 1,000 full machines).
+  app.get('/api/v1/site/tiles', {
+    config: { access: 'viewer' },
+    schema: {
+      response: {
+        200: {
+          type: 'object',
+          properties: {
+            items: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  id: { type: 'string' }, hostname: { type: ['string', 'null'] }, bootMac: { type: 'string' }, state: { type: 'string' },
+                  stateReason: { type: ['string', 'null'] }, zone: { type: ['string', 'null'] }, rack: { type: ['string', 'null'] }, slot: { type: ['number', 'null'] },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  }, async () => ({ items: store.siteTiles() }));
 }
 
 function cloudLinkSummary(cloud: Cloud) {

@@ -1,8 +1,8 @@
 // The UI's only door to the appliance: /api/v1 with the session cookie, and the CSRF token the
 // login answered on every state-changing request. Errors keep the API's stable code.
-import type { EventRecord, Machine, Role } from '../../store/store.ts';
+import type { EventRecord, Machine, Role, SiteTile } from '../../store/store.ts';
 
-export type { EventRecord, Machine, Role };
+export type { EventRecord, Machine, Role, SiteTile };
 
 export interface Session { user: string; role: Role; csrfToken: string }
 export interface Site { site: string; zones: string[]; autoApprove: Record<string, string[]>; counts: Record<string, number>; total: number; cloudLink: CloudLink }

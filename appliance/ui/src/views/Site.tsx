@@ -1,27 +1,23 @@
 // The site at a glance: both zones side by side, each rack a column of machines coloured by state,
 // so a technician standing at a rack finds the red tile and walks to it.
-import { useEffect, useMemo, useState } from 'react';
-import { api, type Machine, type Site } from '../api.ts';
-import { useLiveMachines } from '../use-machines.ts';
+import { memo, useEffect, useMemo, useState } from 'react';
+import { api, type Site, type SiteTile } from '../api.ts';
+import { useLiveTiles } from '../use-machines.ts';
 import { STATES, lookOf } from '../states.ts';
 import { byName, machineName } from '../format.ts';
 import { Link, navigate } from '../router.tsx';
 
-interface Rack { name: string; machines: Machine[] }
+interface Rack { name: string; machines: SiteTile[] }
 interface Zone { name: string; racks: Rack[]; count: number }
 
 const NO_RACK = '(no rack)';
 const NOT_PLACED = 'Not placed in a zone';
 
 /** Position in the rack when the placement says (slot / unit from LLDP or the operator), else by name. */
-function slotOf(m: Machine): number {
-  const l = m.location ?? {};
-  const v = l.slot ?? l.unit ?? l.u;
-  return typeof v === 'number' ? v : Number.POSITIVE_INFINITY;
-}
+const slotOf = (m: SiteTile): number => m.slot ?? Number.POSITIVE_INFINITY;
 
-export function layout(zones: string[], machines: Machine[]): Zone[] {
-  const byZone = new Map<string, Map<string, Machine[]>>();
+export function layout(zones: string[], machines: SiteTile[]): Zone[] {
+  const byZone = new Map<string, Map<string, SiteTile[]>>();
   for (const z of zones) byZone.set(z, new Map());
   for (const m of machines) {
     const z = m.zone ?? NOT_PLACED;
@@ -39,7 +35,8 @@ export function layout(zones: string[], machines: Machine[]): Zone[] {
   }));
 }
 
-function Tile(p: { m: Machine }) {
+// Memoized: a live change replaces one tile's object, so only that tile renders again.
+const Tile = memo(function Tile(p: { m: SiteTile }) {
   const look = lookOf(p.m.state);
   const name = machineName(p.m);
   return (
@@ -50,9 +47,9 @@ function Tile(p: { m: Machine }) {
       <span className="tile-state">{look.short}</span>
     </button>
   );
-}
+});
 
-function Counts(p: { machines: Machine[] }) {
+function Counts(p: { machines: SiteTile[] }) {
   const counts = new Map<string, number>();
   for (const m of p.machines) counts.set(m.state, (counts.get(m.state) ?? 0) + 1);
   return (
@@ -86,7 +83,7 @@ function CloudBanner(p: { site: Site | null }) {
 
 export function SiteView() {
   const [site, setSite] = useState<Site | null>(null);
-  const { machines, error } = useLiveMachines();
+  const { machines, error } = useLiveTiles();
   useEffect(() => { api<Site>('GET', '/site').then(setSite, () => {}); }, []);
   const zones = useMemo(() => layout(site?.zones ?? [], machines ?? []), [site, machines]);
 
