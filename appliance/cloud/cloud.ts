@@ -17,12 +17,14 @@ import {
 import { connect, type Connection } from './connection.ts';
 import { joinFiles, nodeLabels, nodeNameFor } from './join.ts';
 import { describeError, isNotFound, kubeFrom, loadKubeconfig, type Kube } from './kube.ts';
+import { clearEnrollmentChecks, getEnrollmentChecks, saveEnrollmentChecks } from '../store/enrollment-checks.ts';
+import { enrollmentReport, nodeChecks, reasonOf, tunnelChecks, type EnrollmentReport } from './checks.ts';
 import { createLink, type LinkStatus, type ProbeResult } from './link.ts';
 import type { CloudLog } from './log.ts';
 import { drainOutbox } from './outbox.ts';
 import { createPool, type PoolStatus } from './pool.ts';
 import { loadOrCreateKey, sealerFromKey, type Sealer } from './sealed.ts';
-import { AGENT_NAMESPACE, AGENT_SELECTOR, agentPodFor, agentPodProblem, checkTunnel, nodeReadiness } from './verify.ts';
+import { AGENT_NAMESPACE, AGENT_SELECTOR, agentPodFor, checkTunnel } from './verify.ts';
 
 export interface CloudTiming {
   probeMs: number;
@@ -59,6 +61,8 @@ export interface Cloud {
   nodeNameFor(machine: Pick<Machine, 'id' | 'hostname'>): string;
   /** Run a work round (outbox, pool, verification) now; resolves when it is done. */
   sync(): Promise<void>;
+  /** The machine's latest enrollment checks as they stand with the link now (NotFoundError for no such machine). */
+  enrollment(idOrMac: string): EnrollmentReport;
 }
 
 export class JoinRefusedError extends Error {
@@ -247,6 +251,8 @@ export function createCloud(o: {
         throw new JoinRefusedError(`machine ${m.id} is ${m.state}: join files go only to an approved machine that is being installed`);
       }
       const nodeName = nodeNameFor(m);
+      // A new install enrolls afresh: the checks of the node it was before say nothing about it.
+      clearEnrollmentChecks(store, m.id);
       const s = link.status();
       if (usable(s) && kube) {
         try { await refreshCache(kube); } catch (err) { log.warn({ err: describeError(err) }, 'could not refresh the join cache; using what is cached'); }
@@ -254,11 +260,15 @@ export function createCloud(o: {
       const inputs = cachedJoinInputs();
       const token = inputs ? await pool.take(m, nodeName, usable(s) ? kube : null) : null;
       if (!inputs || !token) {
-        recordJoinDeferred(store, m.id, nodeName, now());
+        // An installed node asking again (it polls) stays deferred as it was, with no new event while nothing changed.
+        if (!deferredRetry) recordJoinDeferred(store, m.id, nodeName, now());
         const why = !inputs
           ? 'the cluster CA and kubelet configuration have never been read (the cloud link has not been up since Tether started using it)'
           : `the cloud link is ${s.state} and the token pool is empty`;
-        store.appendEvent({ machineId: m.id, kind: 'enrollment', actor: 'cloud', reason: `No join files: ${why}. The node will be installed without them and can fetch them once the link is back`, data: { nodeName } });
+        const reason = `No join files: ${why}. ${deferredRetry ? 'The installed node keeps asking for them' : 'The node will be installed without them and can fetch them once the link is back'}`;
+        if (store.listEvents({ machineId: m.id, kind: 'enrollment', actor: 'cloud', limit: 1 })[0]?.reason !== reason) {
+          store.appendEvent({ machineId: m.id, kind: 'enrollment', actor: 'cloud', reason, data: { nodeName } });
+        }
         return null;
       }
       recordJoinReleased(store, m.id, nodeName, token.id, now());
@@ -320,14 +330,22 @@ export function createCloud(o: {
   async function verifyMachine(k: Kube, machine: Machine, name: string, e: Enrollment | null, node: V1Node | undefined, pods: V1Pod[]): Promise<void> {
     let state = machine.state as MachineState;
     const id = machine.id;
+    const token = state === 'joining' && !node && e?.tokenId ? getBootstrapToken(store, e.tokenId) : undefined;
+    const pod = agentPodFor(pods, name);
+    const base = nodeChecks({
+      nodeName: name, node, agentPod: pod, now: now(),
+      joining: state === 'joining' ? { tokenId: e?.tokenId ?? null, tokenExpiresAt: token?.expiresAt ?? null } : null,
+    });
+    const replicas = conn?.replicas ?? cfg.controlPlaneReplicas;
+    // Through a node that is not Ready or has no running agent the tunnel cannot work: not asked.
+    const asked = base.every((c) => c.status === 'ok');
+    const checks = [...base, ...tunnelChecks(replicas, asked ? await checkTunnel(k, name, pod?.metadata?.name ?? 'konnectivity-agent', replicas) : null)];
+    saveEnrollmentChecks(store, id, name, checks, now());
+    const [registered] = checks;
     if (state === 'joining') {
       if (!node) {
-        const t = e?.tokenId ? getBootstrapToken(store, e.tokenId) : undefined;
-        if (t && t.expiresAt <= now()) {
-          move(id, 'failed', ['joining'], `The bootstrap token expired before the kubelet registered Node ${name}: reinstall the machine to give it a new one`, { tokenId: t.id });
-        } else {
-          setStateReason(store, id, 'joining', `Waiting for the kubelet on ${name} to register its Node (TLS bootstrap${e?.tokenId ? ` with token ${e.tokenId}` : ''})`, now());
-        }
+        if (registered.status === 'failing') move(id, 'failed', ['joining'], reasonOf(registered), { tokenId: e?.tokenId ?? null });
+        else setStateReason(store, id, 'joining', reasonOf(registered), now());
         return;
       }
       if (!move(id, 'enrolled', ['joining'], `Node ${name} registered with the cluster`, { nodeName: name })) return;
@@ -336,37 +354,17 @@ export function createCloud(o: {
       // The token did its job: revoke it (through the outbox, so a link drop cannot lose it).
       revokeMachineTokens(store, id, `Node ${name} registered`, now());
     }
-    if (!node) {
-      const why = `Node ${name} no longer exists in the cluster (deleted?): reinstall the machine to enroll it again`;
-      if (state === 'enrolled') setStateReason(store, id, state, why, now());
-      else move(id, 'enrolled', [state], why);
-      return;
-    }
-    ensureRoleLabels(id, name, node);
-    const problem = nodeProblem(name, node, pods);
-    if (problem) {
-      lastTunnelOk.delete(id);
-      if (state === 'enrolled') setStateReason(store, id, state, problem, now());
-      else move(id, 'enrolled', [state], problem);
-      return;
-    }
-    const replicas = conn?.replicas ?? cfg.controlPlaneReplicas;
-    const t = await checkTunnel(k, name, replicas);
-    if (t.ok) {
+    if (node) ensureRoleLabels(id, name, node);
+    const blocking = checks.find((c) => c.status !== 'ok');
+    if (!blocking) {
       lastTunnelOk.set(id, now());
       if (state !== 'ready') move(id, 'ready', [state], `Node ${name} is Ready and reachable through the Konnectivity tunnel (node proxy healthz ok via ${replicas} API server replica${replicas === 1 ? '' : 's'})`);
       return;
     }
     lastTunnelOk.delete(id);
-    if (t.transport) return; // the link, not the node: the link state says so
-    if (state === 'enrolled') setStateReason(store, id, state, t.reason, now());
-    else move(id, 'enrolled', [state], t.reason);
-  }
-
-  function nodeProblem(name: string, node: V1Node, pods: V1Pod[]): string | null {
-    const r = nodeReadiness(node);
-    if (!r.ready) return r.why;
-    return agentPodProblem(agentPodFor(pods, name), name);
+    if (blocking.status === 'unknown') return; // the link, not the node: the link state says so
+    if (state === 'enrolled') setStateReason(store, id, state, reasonOf(blocking), now());
+    else move(id, 'enrolled', [state], reasonOf(blocking));
   }
 
   /** Role labels the kubelet may not set itself; queued once, re-queued only if they go missing. */
@@ -441,6 +439,10 @@ export function createCloud(o: {
     onInstalled,
     nodeNameFor,
     sync,
+    enrollment(idOrMac) {
+      const m = store.mustGetMachine(idOrMac);
+      return enrollmentReport(m.id, getEnrollment(store, m.id)?.nodeName ?? null, getEnrollmentChecks(store, m.id), linkStatus());
+    },
   };
 }
 

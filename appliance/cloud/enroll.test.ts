@@ -13,7 +13,7 @@ import { transition } from '../lifecycle/lifecycle.ts';
 import { getEnrollment, listBootstrapTokens } from '../store/cloud.ts';
 import { createCloud, JoinRefusedError, type Cloud } from './cloud.ts';
 import { RACK_LABEL } from './join.ts';
-import { FAST, machineIn, recordingLog, tempDir, waitFor } from './testkit.ts';
+import { agentPod, FAST, machineIn, recordingLog, tempDir, waitFor } from './testkit.ts';
 
 function stage(root: string, files: StagedFile[]): void {
   for (const f of files) {
@@ -21,23 +21,6 @@ function stage(root: string, files: StagedFile[]): void {
     mkdirSync(dirname(p), { recursive: true });
     writeFileSync(p, Buffer.from(f.contentBase64, 'base64'), { mode: f.mode });
   }
-}
-
-/** The konnectivity-agent DaemonSet's pod for a node (the double runs no controllers for it; the test plays the DaemonSet). */
-function agentPod(double: KubeApiDouble, node: string, phase: 'Pending' | 'Running'): void {
-  double.objects.put('pods', {
-    apiVersion: 'v1', kind: 'Pod',
-    metadata: { name: `konnectivity-agent-${node}`, namespace: 'kube-system', labels: { 'k8s-app': 'konnectivity-agent' } },
-    spec: {
-      // A Pending DaemonSet pod is pinned by affinity and has no nodeName yet.
-      ...(phase === 'Running' ? { nodeName: node } : {}),
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] } } },
-      containers: [{ name: 'konnectivity-agent', image: 'registry.k8s.io/kas-network-proxy/proxy-agent:v0.31.0' }],
-    },
-    status: phase === 'Running'
-      ? { phase, containerStatuses: [{ name: 'konnectivity-agent', ready: true, restartCount: 0, image: 'x', imageID: 'x', state: { running: {} } }] }
-      : { phase },
-  });
 }
 
 async function setup(o: { poolSize: number }) {
@@ -87,9 +70,9 @@ test('enroll: installed → joining → enrolled → ready with the staged files
     await waitFor('the token Secret to be deleted', () => double.objects.get('secrets', 'kube-system', `bootstrap-token-${tokenId}`) === undefined);
     assert.equal(listBootstrapTokens(store).find((x) => x.id === tokenId)?.state, 'revoked');
 
-    agentPod(double, 'worker-1', 'Pending');
+    double.objects.put('pods', agentPod('worker-1', 'Pending'));
     await waitFor('the Pending agent to be named', () => /Pending.*CNI/.test(state(store, id).stateReason ?? ''));
-    agentPod(double, 'worker-1', 'Running');
+    double.objects.put('pods', agentPod('worker-1', 'Running'));
     // The double's tunnels start with no agent connected.
     await waitFor('"No agent available"', () => /^No agent available/.test(state(store, id).stateReason ?? ''));
     double.tunnel('worker-1', 'timeout');
@@ -154,7 +137,7 @@ test('enroll: link down for the whole install — pooled token, the kubelet retr
     // While the node boots from its disk the link flaps and then answers only 5xx: Tether keeps
     // probing, refilling the pool and checking the joining machine in the good moments.
     double.tunnel('worker-2', 'ok');
-    agentPod(double, 'worker-2', 'Running');
+    double.objects.put('pods', agentPod('worker-2', 'Running'));
     double.fault({ kind: 'flapping', periodMs: 120 });
     await new Promise((r) => setTimeout(r, 1500));
     double.fault({ kind: '5xx' });

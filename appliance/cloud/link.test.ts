@@ -2,9 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Store } from '../store/store.ts';
 import { createLink, type ProbeResult } from './link.ts';
-import { agentPodFor, agentPodProblem, tunnelProblem } from './verify.ts';
 import { kubeStatus, describeError } from './kube.ts';
-import type { V1Pod } from '@kubernetes/client-node';
 
 const ok: ProbeResult = { reachable: true, healthy: true, version: 'v1.31.2', error: null };
 const sick: ProbeResult = { reachable: true, healthy: false, version: null, error: '/readyz answered 500: etcd failed' };
@@ -41,32 +39,6 @@ test('link: a link that is down from the start becomes known-down with one event
   await link.stop();
   assert.deepEqual(store.listEvents({ kind: 'link' }).map((e) => [e.from, e.to]), [[null, 'down']]);
   store.close();
-});
-
-test('verify: the agent pod of a node, also when Pending without nodeName (DaemonSet affinity)', () => {
-  const pinned = (node: string, phase: string, nodeName?: string): V1Pod => ({
-    metadata: { name: `konnectivity-agent-${node}` },
-    spec: {
-      containers: [],
-      nodeName,
-      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] } } },
-    },
-    status: { phase },
-  });
-  const pods = [pinned('a', 'Running', 'a'), pinned('b', 'Pending')];
-  assert.equal(agentPodFor(pods, 'a')?.metadata?.name, 'konnectivity-agent-a');
-  assert.equal(agentPodFor(pods, 'b')?.metadata?.name, 'konnectivity-agent-b');
-  assert.equal(agentPodFor(pods, 'c'), undefined);
-  assert.equal(agentPodProblem(pods[0], 'a'), null);
-  assert.match(agentPodProblem(pods[1], 'b')!, /Pending.*CNI/);
-  assert.match(agentPodProblem(undefined, 'c')!, /No konnectivity-agent pod/);
-});
-
-test('verify: node-proxy failures in words staff can act on', () => {
-  const status = (message: string) => JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, code: 500 });
-  assert.match(tunnelProblem('n1', 500, status('No agent available')), /^No agent available: the konnectivity agent on n1 is not connected/);
-  assert.match(tunnelProblem('n1', 500, status('dial tcp 10.0.0.5:10250: i/o timeout')), /^i\/o timeout: .* cannot reach the node's kubelet/);
-  assert.match(tunnelProblem('n1', 503, 'boom'), /HTTP 503.*boom/);
 });
 
 test('kube: Status bodies from client-node exceptions, transport failures in one line', () => {

@@ -1,9 +1,12 @@
 // GET /api/v1/cloud (viewer): the cloud link as staff and platform engineers see it — link state
 // and since when, the last error in words, the cluster version, the token pool and the outbox of
 // enrollment work waiting for the link. With a prom-client registry, the same as gauges.
+// GET /api/v1/machines/:id/enrollment (viewer): one machine's latest enrollment checks, each with
+// what was seen and what to do, unknown while the link is down.
 import type { FastifyInstance } from 'fastify';
 import { Gauge, type Registry } from 'prom-client';
 import { errorResponses } from '../http/errors.ts';
+import { idParams } from '../http/schemas.ts';
 import type { Cloud } from './cloud.ts';
 
 export interface CloudPluginOptions {
@@ -15,6 +18,44 @@ export interface CloudPluginOptions {
 const LINK_STATES = ['unconfigured', 'up', 'degraded', 'down'] as const;
 const ms = { type: ['integer', 'null'] } as const;
 
+const linkProperties = {
+  state: { type: 'string', enum: [...LINK_STATES] },
+  since: { type: 'integer' },
+  lastError: { type: ['string', 'null'] },
+  version: { type: ['string', 'null'] },
+  checkedAt: ms,
+  failures: { type: 'integer' },
+  known: { type: 'boolean' },
+} as const;
+
+const CHECK_STATUSES = ['ok', 'failing', 'pending', 'unknown'] as const;
+
+const enrollmentSchema = {
+  type: 'object',
+  properties: {
+    machineId: { type: 'string' },
+    nodeName: { type: ['string', 'null'] },
+    checkedAt: ms,
+    link: { type: 'object', properties: linkProperties },
+    checks: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          title: { type: 'string' },
+          status: { type: 'string', enum: [...CHECK_STATUSES] },
+          seen: { type: 'string', enum: [...CHECK_STATUSES] },
+          detail: { type: 'string' },
+          fix: { type: ['string', 'null'] },
+          since: { type: 'integer' },
+          checkedAt: { type: 'integer' },
+        },
+      },
+    },
+  },
+} as const;
+
 const statusSchema = {
   type: 'object',
   properties: {
@@ -22,13 +63,7 @@ const statusSchema = {
     link: {
       type: 'object',
       properties: {
-        state: { type: 'string', enum: [...LINK_STATES] },
-        since: { type: 'integer' },
-        lastError: { type: ['string', 'null'] },
-        version: { type: ['string', 'null'] },
-        checkedAt: ms,
-        failures: { type: 'integer' },
-        known: { type: 'boolean' },
+        ...linkProperties,
         server: { type: ['string', 'null'] },
         source: { type: ['string', 'null'] },
         replicas: { type: ['integer', 'null'] },
@@ -79,4 +114,9 @@ export async function cloudPlugin(app: FastifyInstance, o: CloudPluginOptions): 
     config: { access: 'viewer' },
     schema: { response: { 200: statusSchema, ...errorResponses } },
   }, async () => cloud.status());
+
+  app.get('/api/v1/machines/:id/enrollment', {
+    config: { access: 'viewer' },
+    schema: { params: idParams, response: { 200: enrollmentSchema, ...errorResponses } },
+  }, async (request) => cloud.enrollment((request.params as { id: string }).id));
 }

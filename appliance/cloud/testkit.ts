@@ -1,5 +1,7 @@
 // Shared by the cloud link's tests: Debian's real kubectl (1.20, unpacked, never the one on PATH),
-// a throwaway CA made by openssl, a fresh store with a machine in a given state, a silent log.
+// a throwaway CA made by openssl, a fresh store with a machine in a given state, a silent log, and
+// Kubernetes objects in the shapes the real API server returns (the API double's fixtures).
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,3 +60,46 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 
 /** Short intervals for tests: probes every 100 ms, down after 2 misses, rounds every 100 ms. */
 export const FAST = { probeMs: 100, probeTimeoutMs: 2000, maxBackoffMs: 400, downAfter: 2, verifyMs: 100, tunnelRecheckMs: 60_000, cacheMs: 60_000 };
+
+/** A response body from the API double's fixtures (test/kube-api-double/fixtures/shapes). */
+export function fixture<T = unknown>(name: string): T {
+  return JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'test', 'kube-api-double', 'fixtures', 'shapes', name), 'utf8')) as T;
+}
+
+/** The fixture Node (`worker-1`, or `name`) with its Ready condition as given; null = none reported yet. */
+export function nodeWithReady(status: 'True' | 'False' | 'Unknown' | null, reason?: string, message?: string, name = 'worker-1'): V1Node {
+  const n = fixture<V1Node & { metadata: { name: string }; status: { conditions: object[] } }>('node.json');
+  n.metadata.name = name;
+  n.metadata.labels = { ...n.metadata.labels, 'kubernetes.io/hostname': name };
+  n.status.conditions = n.status.conditions.filter((c) => (c as { type: string }).type !== 'Ready');
+  if (status) n.status.conditions.push({ type: 'Ready', status, lastHeartbeatTime: '2025-01-14T10:02:17Z', lastTransitionTime: '2025-01-14T09:13:05Z', reason, message });
+  return n;
+}
+
+/**
+ * The konnectivity-agent DaemonSet's pod for a node. Unscheduled Pending pods are pinned by node
+ * affinity and have no nodeName; a bound one waiting for its container (`waiting`) has one.
+ */
+export function agentPod(node: string, phase: 'Pending' | 'Running', o: { waiting?: string; ready?: boolean } = {}): V1Pod {
+  const image = 'registry.k8s.io/kas-network-proxy/proxy-agent:v0.31.0';
+  const bound = phase === 'Running' || o.waiting !== undefined;
+  const ready = phase === 'Running' && (o.ready ?? true);
+  return {
+    apiVersion: 'v1', kind: 'Pod',
+    metadata: { name: `konnectivity-agent-${node}`, namespace: 'kube-system', labels: { 'k8s-app': 'konnectivity-agent' } },
+    spec: {
+      ...(bound ? { nodeName: node } : {}),
+      affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchFields: [{ key: 'metadata.name', operator: 'In', values: [node] }] }] } } },
+      containers: [{ name: 'konnectivity-agent', image }],
+    },
+    status: {
+      phase,
+      ...(bound ? {
+        containerStatuses: [{
+          name: 'konnectivity-agent', ready, restartCount: 0, image, imageID: phase === 'Running' ? `${image}@sha256:0d1e` : '',
+          state: o.waiting ? { waiting: { reason: o.waiting } } : { running: { startedAt: new Date('2025-01-14T09:14:02Z') } },
+        }],
+      } : {}),
+    },
+  };
+}

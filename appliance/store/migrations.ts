@@ -188,4 +188,25 @@ export const migrations: ReadonlyArray<{ n: number; name: string; sql: string }>
       ) STRICT;
     `,
   },
+  {
+    n: 4,
+    name: 'enrollment checks per machine (Node, Ready, agent, tunnel per replica)',
+    sql: `
+      -- What the cloud link's latest verification of a machine found, one row per check, replaced
+      -- as a whole by each verification so staff never see checks from two different passes.
+      CREATE TABLE enrollment_checks (
+        machine_id  TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+        check_id    TEXT NOT NULL,       -- node-registered | node-ready | agent-pod | tunnel-<n>
+        position    INTEGER NOT NULL,    -- the order staff read them in
+        node_name   TEXT NOT NULL,
+        title       TEXT NOT NULL,
+        status      TEXT NOT NULL CHECK (status IN ('ok', 'failing', 'pending', 'unknown')),
+        detail      TEXT NOT NULL,       -- what was seen
+        fix         TEXT,                -- what to do about it
+        since       INTEGER NOT NULL,    -- the status has been this since
+        checked_at  INTEGER NOT NULL,
+        PRIMARY KEY (machine_id, check_id)
+      ) STRICT;
+    `,
+  },
 ];

@@ -66,6 +66,7 @@ export const PATH_TO: Record<string, MachineState[]> = {
   approved: ['inventoried', 'approved'],
   installing: ['inventoried', 'approved', 'installing'],
   installed: ['inventoried', 'approved', 'installing', 'installed'],
+  enrolled: ['inventoried', 'approved', 'installing', 'installed', 'joining', 'enrolled'],
   ready: ['inventoried', 'approved', 'installing', 'installed', 'joining', 'enrolled', 'ready'],
   failed: ['inventoried', 'approved', 'installing', 'failed'],
 };

@@ -3,6 +3,7 @@
 import type { EventRecord, Machine, Role, SiteTile } from '../../store/store.ts';
 
 export type { EventRecord, Machine, Role, SiteTile };
+export type { EnrollmentReport, ReportedCheck } from '../../cloud/checks.ts';
 
 export interface Session { user: string; role: Role; csrfToken: string }
 export interface Site { site: string; zones: string[]; autoApprove: Record<string, string[]>; counts: Record<string, number>; total: number; cloudLink: CloudLink }

@@ -13,6 +13,7 @@ import { ProgressBar } from '../components/ProgressBar.tsx';
 import { BootTimeline } from '../components/BootTimeline.tsx';
 import { EventTable } from '../components/EventTable.tsx';
 import { ConfirmDialog } from '../components/ConfirmDialog.tsx';
+import { EnrollmentChecks } from '../components/EnrollmentChecks.tsx';
 import { ago, machineName, time } from '../format.ts';
 import { Link } from '../router.tsx';
 
@@ -133,6 +134,7 @@ export function MachineView(p: { id: string }) {
           <ProgressBar progress={progress} label={`install progress of ${name}`} />
         </section>
       )}
+      <EnrollmentChecks machine={m} />
       {canAct && actions.length > 0 && (
         <section className="card actions" aria-label="actions">
           <h2>Actions</h2>
