@@ -25,6 +25,8 @@ export const AGENT_PATHS = {
   files: '/agent/v1/files',
   /** The installed OS's first boot: "I came up from my disk". */
   phoneHome: '/agent/v1/phone-home',
+  /** An installed node that got no join files at install asks for them later, with its phone-home token. */
+  join: '/agent/v1/join',
 } as const;
 
 /** The largest report the appliance accepts (route bodyLimit); a 2-socket box with 48 DIMMs is ~30 KiB. */

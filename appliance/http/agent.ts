@@ -8,7 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { Machine, Store } from '../store/store.ts';
 import type { TetherConfig } from '../config/load.ts';
 import { bootTokenInfo } from '../auth/boot-tokens.ts';
-import { DiskTaskError, diskTaskFor, filesFor, phoneHome, recordProgress, recordResult, type DiskTaskContext } from '../install/tasks.ts';
+import { DiskTaskError, diskTaskFor, filesFor, joinFilesLater, phoneHome, recordProgress, recordResult, type DiskTaskContext } from '../install/tasks.ts';
 import { checkPhoneHomeToken } from '../install/phone-home.ts';
 import { baseUrlOf } from './boot.ts';
 import { identify, isPlaceholderSerial, isPlaceholderUuid } from '../lifecycle/identity.ts';
@@ -16,8 +16,9 @@ import { transition } from '../lifecycle/lifecycle.ts';
 import type { MachineState } from '../lifecycle/states.ts';
 import { saveInventory, type SavedInventory } from '../store/inventory.ts';
 import { ApiError, errorResponses } from './errors.ts';
+import { writeCpio } from '../../images/initrd/cpio.ts';
 import {
-  AGENT_PATHS, MAX_REPORT_BYTES, PROTOCOL_VERSION, factValue, filesQuerySchema, heartbeatSchema, phoneHomeSchema, progressSchema, reportSchema, resultSchema, taskQuerySchema,
+  AGENT_PATHS, MAX_REPORT_BYTES, PROTOCOL_VERSION, factValue, filesQuerySchema, macPattern, heartbeatSchema, phoneHomeSchema, progressSchema, reportSchema, resultSchema, taskQuerySchema,
   type FilesAnswer, type Heartbeat, type Inventory, type PhoneHome, type Progress, type Report, type ReportAnswer, type TaskAnswer, type TaskResult,
 } from '../../agent/protocol.ts';
 
@@ -34,6 +35,16 @@ export interface AgentPluginOptions {
   /** The answer for states without a disk task; defaults to nextTask (from the lifecycle state). */
   taskFor?: (machine: Machine) => TaskAnswer;
 }
+
+/** The archive the node's first-boot script unpacks with cpio, as tether-config does the config partition's. */
+export const CPIO_TYPE = 'application/x-cpio';
+
+const joinQuerySchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['mac', 'installId'],
+  properties: { mac: { type: 'string', pattern: macPattern }, installId: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' } },
+} as const;
 
 const HEARTBEAT_INTERVAL_S = 30;
 const SMALL_BODY = 4 * 1024;
@@ -88,6 +99,11 @@ function protocolValidator(schema: object): (data: unknown) => boolean {
   };
   fn.errors = null as ErrorObject[] | null;
   return fn;
+}
+
+/** The node asks for the archive explicitly; anything else gets JSON. */
+function acceptsCpio(request: FastifyRequest): boolean {
+  return (request.headers.accept ?? '').split(',').some((t) => t.split(';')[0].trim().toLowerCase() === CPIO_TYPE);
 }
 
 function bearer(request: FastifyRequest): string | null {
@@ -223,6 +239,19 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
     validatorCompiler: ({ schema }) => protocolValidator(schema),
   }, async (request) => asApiError(() => taskFor(machineFor(request, (request.query as { mac: string }).mac), request)));
 
+  /**
+   * The machine an installed OS speaks for: its phone-home token (staged in firstboot.json) names
+   * the machine and the install, and the claimed MAC and install must be those.
+   */
+  function phoneHomeCaller(request: FastifyRequest, mac: string, installId: string): Machine {
+    const who = checkPhoneHomeToken(store, bearer(request) ?? '');
+    if (!who) throw new ApiError('unauthorized', 'send the phone-home token from /etc/tether/firstboot.json: Authorization: Bearer <token>');
+    if (who.installId !== installId) throw new ApiError('forbidden', `this token belongs to install ${who.installId}, not ${installId}`);
+    const machine = store.getMachine(mac);
+    if (!machine || machine.id !== who.machineId) throw new ApiError('forbidden', `this token belongs to machine ${who.machineId}, which has no NIC ${mac}`);
+    return machine;
+  }
+
   const needDisks = (): DiskTaskContext => {
     if (!o.disks) throw new ApiError('conflict', 'this appliance hands out no disk tasks');
     return o.disks;
@@ -283,12 +312,35 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
     validatorCompiler: ({ schema }) => protocolValidator(schema),
   }, async (request) => {
     const b = request.body as PhoneHome;
-    const who = checkPhoneHomeToken(store, bearer(request) ?? '');
-    if (!who) throw new ApiError('unauthorized', 'send the phone-home token from /etc/tether/firstboot.json: Authorization: Bearer <token>');
-    if (who.installId !== b.installId) throw new ApiError('forbidden', `this token belongs to install ${who.installId}, not ${b.installId}`);
-    const machine = store.getMachine(b.mac);
-    if (!machine || machine.id !== who.machineId) throw new ApiError('forbidden', `this token belongs to machine ${who.machineId}, which has no NIC ${b.mac}`);
+    const machine = phoneHomeCaller(request, b.mac, b.installId);
     const m = asApiError(() => phoneHome(needDisks(), machine, b.installId, { kernel: b.kernel, bootId: b.bootId, ip: request.ip }));
     return { version: PROTOCOL_VERSION, machineId: m.id, state: m.state };
+  });
+
+  // From the installed OS, after its phone-home, when it has no join files (installed while none
+  // could be had): 204 + Retry-After until the cloud link can give them, then the files once —
+  // as JSON (FilesAnswer) or, for the node's sh script, as a cpio archive it unpacks.
+  app.get(AGENT_PATHS.join, {
+    config: { access: 'open' },
+    schema: { querystring: joinQuerySchema, response: { ...errors, 204: { type: 'null', description: 'no join files yet: ask again after Retry-After seconds' } } },
+    validatorCompiler: ({ schema }) => protocolValidator(schema),
+  }, async (request, reply) => {
+    const q = request.query as { mac: string; installId: string };
+    const machine = phoneHomeCaller(request, q.mac, q.installId);
+    let a: Awaited<ReturnType<typeof joinFilesLater>>;
+    try {
+      a = await joinFilesLater(needDisks(), machine, q.installId, { nodeIp: request.ip });
+    } catch (e) {
+      if (e instanceof DiskTaskError) throw new ApiError(e.code, e.message);
+      throw e;
+    }
+    if (a.kind === 'wait') return reply.code(204).header('retry-after', String(a.retryAfterS)).header('cache-control', 'no-store').send();
+    void reply.header('cache-control', 'no-store');
+    if (acceptsCpio(request)) {
+      const at = Math.floor(Date.now() / 1000);
+      return reply.type(CPIO_TYPE).send(writeCpio(a.files.map((f) => ({ kind: 'file' as const, path: f.path, mode: f.mode, data: Buffer.from(f.contentBase64, 'base64') })), at));
+    }
+    const body: FilesAnswer = { version: PROTOCOL_VERSION, files: a.files };
+    return body;
   });
 }

@@ -17,9 +17,12 @@ import type { SigningKey } from '../../images/manifest.ts';
 import type { Catalog } from './catalog.ts';
 import { diskBytesNeeded, pickTargetDisk } from './target.ts';
 import { mintPhoneHomeToken } from './phone-home.ts';
+import { getEnrollment } from '../store/cloud.ts';
 
 /** What the cloud link contributes to an install (appliance/cloud implements it). */
 export interface EnrollmentHooks {
+  /** False when no cloud link is configured: then no join files will ever come (the cloud link sets it). */
+  readonly configured?: boolean;
   /** Join files for this machine, or null when none can be had now (cloud unconfigured, link down and pool empty). */
   joinFilesFor(machine: Machine, o: { nodeIp: string | null; zone: string | null; rack: string | null }): Promise<StagedFile[] | null>;
   /** The machine came up from its disk (phone-home). */
@@ -132,6 +135,12 @@ export class DiskTaskError extends Error {
   constructor(code: 'not_found' | 'conflict', message: string) { super(message); this.code = code; }
 }
 
+/** An event for what a machine's own node did, recorded once per distinct text (it polls). */
+function noteNodeOnce(store: Store, machineId: string, reason: string, data?: Record<string, unknown>): void {
+  const last = store.listEvents({ machineId, kind: 'enrollment', actor: 'agent', limit: 1 })[0];
+  if (last?.reason !== reason) store.appendEvent({ machineId, kind: 'enrollment', actor: 'agent', reason, data: data ?? null });
+}
+
 /** The machine's running task with this id, or a clear error. */
 function runningTask(c: DiskTaskContext, machine: Machine, taskId: string, kind?: DiskTask['kind']): DiskTask {
   const t = getDiskTask(c.store, taskId);
@@ -237,4 +246,64 @@ export function phoneHome(c: DiskTaskContext, machine: Machine, installId: strin
   });
   if (moved) c.enrollment?.onInstalled(machine.id);
   return c.store.mustGetMachine(machine.id);
+}
+
+/** How long an installed node waits before asking for its join files again (HTTP Retry-After). */
+export const JOIN_RETRY_AFTER_S = 60;
+
+export type LateJoinAnswer = { kind: 'files'; files: StagedFile[] } | { kind: 'wait'; reason: string; retryAfterS: number };
+
+/**
+ * An installed node that got no join files at install (link down, pool empty: the cloud recorded
+ * the enrollment as deferred) asks for them over its phone-home channel, after it phoned home.
+ * The cloud link decides whether they can be had now and releases them once (its releasedAt); a
+ * machine the cloud never promised them to, or one whose files went out already, is refused.
+ * Throws DiskTaskError: not_found when no cloud link is configured (none will ever come), conflict
+ * for everything the machine's own state refuses.
+ */
+export async function joinFilesLater(c: DiskTaskContext, machine: Machine, installId: string, o: { nodeIp: string | null }): Promise<LateJoinAnswer> {
+  const { store } = c;
+  const hooks = c.enrollment;
+  if (!hooks || hooks.configured === false) {
+    throw new DiskTaskError('not_found', 'this appliance has no cloud link configured: it hands out no join files, and this node stays out of any cluster');
+  }
+  const refuse = (reason: string): DiskTaskError => {
+    noteNodeOnce(store, machine.id, `The node asked for its join files and was refused: ${reason}`, { install: installId });
+    return new DiskTaskError('conflict', reason);
+  };
+  const released = (): DiskTaskError | null => {
+    const e = getEnrollment(store, machine.id);
+    return e?.releasedAt != null
+      ? refuse(`the join files for node ${e.nodeName} were released already (${new Date(e.releasedAt).toISOString()}); they are handed out once: reinstall the machine for new ones`)
+      : null;
+  };
+  const t = getDiskTask(store, installId);
+  if (!t || t.machineId !== machine.id || t.kind !== 'install') throw refuse(`machine ${machine.id} has no install ${installId}`);
+  if (t.status !== 'done') throw refuse(`install ${installId} is ${t.status}: a node asks for its join files after it phoned home`);
+  const gone = released();
+  if (gone) throw gone;
+  if (machine.state !== 'installed') throw refuse(`machine ${machine.id} is ${machine.state}: join files go to an installed node that is still waiting for them`);
+  if (getEnrollment(store, machine.id)?.deferredAt == null) {
+    throw refuse(`install ${installId} was not waiting for join files (no cloud link was configured when it was installed): reinstall the machine to enroll it`);
+  }
+  let files: StagedFile[] | null;
+  try {
+    files = await hooks.joinFilesFor(machine, { nodeIp: o.nodeIp, zone: machine.zone, rack: machine.rack });
+  } catch (e) {
+    // A refusal by the cloud (the machine moved meanwhile, or a concurrent ask got them first) is
+    // the machine's state speaking; anything else is the appliance's trouble and the node retries.
+    if ((e as Error).name !== 'JoinRefusedError') throw e;
+    throw released() ?? refuse((e as Error).message);
+  }
+  if (!files) {
+    const reason = 'none can be had yet (the cloud link is down and the token pool is empty, or the cluster was never reached)';
+    noteNodeOnce(store, machine.id, `The installed node asked for its join files: ${reason}; it keeps asking`, { install: installId, ip: o.nodeIp });
+    return { kind: 'wait', reason, retryAfterS: JOIN_RETRY_AFTER_S };
+  }
+  store.appendEvent({
+    machineId: machine.id, kind: 'enrollment', actor: 'agent',
+    reason: `The installed node fetched its join files (${files.length} files) over its phone-home channel and starts its kubelet`,
+    data: { install: installId, ip: o.nodeIp, paths: files.map((f) => f.path) },
+  });
+  return { kind: 'files', files };
 }

@@ -173,12 +173,16 @@ export const FIRSTBOOT_PATHS = {
   script: '/usr/lib/tether/firstboot',
   config: '/etc/tether/firstboot.json',
   done: '/var/lib/tether/firstboot.done',
+  /** Join files fetched from the appliance and not yet all in place (kept across a reboot; 0600). */
+  joinArchive: '/var/lib/tether/join.cpio',
 } as const;
 
 /**
  * Once per install: the config is staged by the agent with each install, the marker is written
- * after the appliance acknowledged. Type=exec, not oneshot: the script may retry for a long time
- * while the appliance is unreachable, and multi-user.target must not wait for it.
+ * after the appliance acknowledged and the node has its join files (staged at install, or fetched
+ * from the appliance afterwards when it was installed without them — until then every boot asks
+ * again). Type=exec, not oneshot: the script may retry for a long time while the appliance is
+ * unreachable or has no join files yet, and multi-user.target must not wait for it.
  * Output to the kernel log, which every console shows (screen and serial), rather than
  * journal+console: systemd stops printing its own status lines while a unit that may write to the
  * console runs, and a retrying first boot would hide "Reached target ... Multi-User System".

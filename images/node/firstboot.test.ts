@@ -122,8 +122,11 @@ test('an unreachable appliance is retried (curl fails, code 000) until it answer
   await a.close(); // a port nobody listens on
   const f = fakeRoot({ url: a.url, mac: '52:54:00:12:34:56', installId: 'install-1', token: TOKEN });
   const child = run(f);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   try {
-    await new Promise((r) => setTimeout(r, 2500));
+    // Until the second retry shows (not a fixed sleep: on a loaded machine sh and curl start slowly).
+    for (const t0 = Date.now(); !/attempt 2 failed/.test(out) && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 100));
     assert.ok(!existsSync(join(f.root, FIRSTBOOT_PATHS.done)));
   } finally {
     child.kill('SIGTERM');
