@@ -5,7 +5,7 @@ import { api, query, type EventPage, type EventRecord } from '../api.ts';
 import { subscribe } from '../live.ts';
 import { EventTable } from '../components/EventTable.tsx';
 
-const KINDS = ['transition', 'audit', 'auth', 'terminal', 'boot', 'install', 'inventory', 'identity', 'agent'];
+const KINDS = ['transition', 'audit', 'auth', 'terminal', 'boot', 'install', 'inventory', 'identity', 'agent', 'enrollment', 'enrollment-checks', 'link'];
 const ACTORS = ['operator', 'agent', 'dhcp', 'tftp', 'http', 'rule', 'cloud', 'system'];
 
 export function AuditView() {
