@@ -42,11 +42,14 @@ export function readFilesAnswer(x: unknown): StagedFile[] {
   return o.files;
 }
 
+/** How an agent shows its boot token, on every call and on the console channel (shell/channel.ts). */
+export const bootTokenHeader = (cfg: Pick<AgentConfig, 'token'>): { authorization: string } => ({ authorization: `Bearer ${cfg.token}` });
+
 export function applianceClient(cfg: AgentConfig, o: { fetch?: Fetch; timeoutMs?: number } = {}): ApplianceClient {
   const doFetch: Fetch = o.fetch ?? ((url, init) => fetch(url, init));
   const timeoutMs = o.timeoutMs ?? 15_000;
   async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    const headers: Record<string, string> = { authorization: `Bearer ${cfg.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { ...bootTokenHeader(cfg), accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await doFetch(`${cfg.url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(timeoutMs) });
     const text = await res.text();

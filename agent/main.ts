@@ -12,6 +12,7 @@ import { realStageTools, stageOnDisk } from './install/stage.ts';
 import { writeConfigPartition } from './install/config-partition.ts';
 import { open } from 'node:fs/promises';
 import { runAgent, type DiskDeps, type PowerAction } from './run.ts';
+import { consoleChannel } from './shell/channel.ts';
 
 const log = (msg: string): void => { console.log(`tether-agent: ${msg}`); };
 
@@ -60,4 +61,5 @@ await runAgent(cfg, {
   log,
   uptimeS: () => Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]),
   disks,
+  console: consoleChannel(cfg, { log }),
 });

@@ -27,6 +27,8 @@ export interface AgentDeps {
   random?: () => number;
   /** What install and wipe tasks need; without it such tasks are answered with a refusal. */
   disks?: DiskDeps;
+  /** The console channel (agent/shell/channel.ts): started once registered, stopped before a power action. */
+  console?: { start(): void; stop(why: string): Promise<void> };
 }
 
 export interface DiskDeps {
@@ -49,6 +51,13 @@ const RESULT_ATTEMPTS = 8;
 const FILES_ATTEMPTS = 5;
 
 const TOKEN_REFUSED_RETRY_MS = 60_000;
+/**
+ * Boots whose agent offers the appliance a shell. All of them: the moment an operator most needs
+ * to look at a machine is when its install or wipe failed and it waits in that same boot; the
+ * shell is admin-only and audited on the appliance, which could boot the machine into anything
+ * anyway. Install and wipe run on regardless of it (a person typing cannot pause the writer).
+ */
+export const CONSOLE_MODES: readonly AgentConfig['mode'][] = ['discovery', 'rescue', 'install', 'wipe'];
 const DEFAULT_HEARTBEAT_S = 30;
 
 /** Runs until a power action was taken (in a real boot the machine is then gone); returns it. */
@@ -100,6 +109,9 @@ export async function runAgent(cfg: AgentConfig, d: AgentDeps): Promise<PowerAct
       await d.sleep(ms);
     }
   }
+  // Registered (the appliance knows this boot and its token): a refused report is no reason to
+  // withhold the shell, it is a reason to want one.
+  if (CONSOLE_MODES.includes(cfg.mode)) d.console?.start();
 
   for (let attempt = 0; ;) {
     if (d.uptimeS() - lastHeartbeat >= heartbeatS) await beat('idle');
@@ -118,6 +130,7 @@ export async function runAgent(cfg: AgentConfig, d: AgentDeps): Promise<PowerAct
     task = null;
     if (t.task === 'poweroff' || t.task === 'reboot') {
       d.log(`task ${t.task}: ${t.reason}`);
+      await d.console?.stop(`the machine is going to ${t.task}`);
       await d.power(t.task);
       return t.task;
     }

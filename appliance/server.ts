@@ -53,6 +53,9 @@ export async function serve(o: { configPath?: string; env?: NodeJS.ProcessEnv } 
     for (const z of zoneIfs) {
       if (z.address === listenHost) continue;
       const srv = createServer((req, res) => app.routing(req, res));
+      // WebSockets too (the agents' console channel arrives on the zone address): the upgrade
+      // goes to the app's own server, where @fastify/websocket listens for it.
+      srv.on('upgrade', (req, socket, head) => app.server.emit('upgrade', req, socket, head));
       await new Promise<void>((resolve, reject) => srv.once('error', reject).listen(httpPort, z.address, () => resolve()));
       extra.push(srv);
       log.info({ zone: z.zone, url: `http://${z.address}:${httpPort}` }, 'HTTP also on zone interface');

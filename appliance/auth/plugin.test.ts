@@ -7,7 +7,7 @@ before(async () => { t = await testAppliance(); });
 after(() => t.close());
 
 // The web UI's page and assets are open (they hold no data); everything they show needs a session.
-const OPEN = new Set(['GET /healthz', 'POST /api/v1/session', 'GET /boot/ipxe', 'GET /artifacts/*', 'POST /agent/v1/report', 'POST /agent/v1/heartbeat', 'GET /agent/v1/task', 'POST /agent/v1/progress', 'POST /agent/v1/result', 'GET /agent/v1/files', 'POST /agent/v1/phone-home', 'GET /agent/v1/join', 'GET /', 'GET /ui', 'GET /ui/*', 'GET /ui/assets/:file']);
+const OPEN = new Set(['GET /healthz', 'POST /api/v1/session', 'GET /boot/ipxe', 'GET /artifacts/*', 'POST /agent/v1/report', 'POST /agent/v1/heartbeat', 'GET /agent/v1/task', 'POST /agent/v1/progress', 'POST /agent/v1/result', 'GET /agent/v1/files', 'POST /agent/v1/phone-home', 'GET /agent/v1/join', 'GET /agent/v1/console', 'GET /', 'GET /ui', 'GET /ui/*', 'GET /ui/assets/:file']);
 const fill = (url: string) => url.replace(':id', 'm-0000000000').replace(':action', 'approve').replace(':name', 'viewer');
 
 test('auth: route table — only the allowed open routes answer without credentials', async () => {

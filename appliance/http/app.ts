@@ -24,6 +24,7 @@ import siteApi from './api/site.ts';
 import imagesApi from './api/images.ts';
 import livePlugin from './live.ts';
 import terminalPlugin from './terminal.ts';
+import agentShellPlugin from './agent-shell.ts';
 import uiPlugin from './ui.ts';
 
 export interface RouteEntry { method: string; url: string; access: string }
@@ -90,6 +91,8 @@ export async function buildApp(o: BuildOptions): Promise<FastifyInstance> {
   await app.register(siteApi, { store: o.store, config: o.config, cloud });
   await app.register(livePlugin, { store: o.store });
   await app.register(terminalPlugin, { store: o.store, dir: terminalDir(o.config) });
+  // After the terminal plugin: its WebSocket server and protocol carry the machine shells too.
+  await app.register(agentShellPlugin, { store: o.store, dir: terminalDir(o.config) });
   await app.register(uiPlugin);
   return app;
 }

@@ -18,6 +18,8 @@ import { assertInventory, hardwareArgs, labBmc, labLldpd, type LabVm } from '../
 import { buildDiscovery } from '../../images/discovery/builder.ts';
 import { fetchIpxe } from '../../images/ipxe/fetch.ts';
 import { Store } from '../../appliance/store/store.ts';
+import { hashPassword } from '../../appliance/auth/secrets.ts';
+import { mintApiToken } from '../../appliance/auth/users.ts';
 
 const root = new URL('../../', import.meta.url).pathname;
 const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
@@ -26,6 +28,23 @@ const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
 // Zone-a's top-of-rack switch: lldpd on port swp12 (a veth whose peer is a br-a port).
 const SWITCH = { name: 'tor-a07', port: 'swp12', mac: '02:00:5e:a0:70:12', rack: 'r07' };
 const BMC_ADDRESS = '192.0.2.71';
+
+/** A terminal client run inside the lab's namespace: prints {out, code} or how the socket closed. */
+const SHELL_CLIENT = `
+const [url, token] = process.argv.slice(1);
+const ws = new WebSocket(url, { headers: { authorization: 'Bearer ' + token } });
+let out = '';
+const done = (r) => { console.log(JSON.stringify({ out, ...r })); process.exit(0); };
+ws.onopen = () => ws.send(JSON.stringify({ type: 'hello', cols: 80, rows: 24 }));
+ws.onmessage = (m) => {
+  const f = JSON.parse(m.data);
+  if (f.type === 'ready') ws.send(JSON.stringify({ type: 'input', data: 'uname -n; echo tether-$((6*7)); exit 3\\r' }));
+  else if (f.type === 'output') out += f.data;
+  else if (f.type === 'exit') done({ code: f.code });
+};
+ws.onclose = (e) => done({ close: e.code, reason: e.reason });
+setTimeout(() => done({ timeout: true }), 60000);
+`;
 
 const VMS: Array<LabVm & { zone: string; firmware: 'bios' | 'uefi'; rack: string | null }> = [
   { name: 'a', zone: 'zone-a', firmware: 'bios', uuid: '7e7e7e7e-1111-4222-8333-444455556666', serial: 'CHAIN-A-0001',
@@ -83,6 +102,28 @@ test('discovery chain: SeaBIOS in zone-a and OVMF in zone-b boot from Tether int
       const steps = proc.output().split('\n').filter((l) => /^tether-(init|agent|lldp): /.test(l.trim())).map((l) => l.trim());
       console.log(`  ${steps.slice(0, 14).join('\n  ')}`);
     }));
+    // A shell on the zone-b machine through its real agent: an admin's terminal over the API's
+    // WebSocket (bearer token: a script, so no CSRF hello token), answered by busybox in the VM.
+    {
+      const b = started.find((s) => s.vm.name === 'b')!;
+      await b.proc.waitFor(/tether-agent: console channel to the appliance open/, 120_000);
+      const store = Store.open(join(data, 'tether.db'));
+      let token: string;
+      let id: string;
+      try {
+        store.createUser('chain-admin', await hashPassword('chain-admin-password'), 'admin');
+        token = mintApiToken(store, { user: 'chain-admin', name: 'discovery-chain', role: 'admin' });
+        id = store.getMachine(b.vm.macs[0])!.id;
+      } finally {
+        store.close();
+      }
+      const t0 = performance.now();
+      const got = JSON.parse(lab.exec(ns, process.execPath, ['-e', SHELL_CLIENT, `ws://127.0.0.1:8080/api/v1/machines/${id}/terminal`, token], { timeoutMs: 90_000 })) as { out: string; code?: number; close?: number; reason?: string };
+      console.log(`discovery chain: shell on ${id} through its agent in ${((performance.now() - t0) / 1000).toFixed(1)} s: ${JSON.stringify(got.out.slice(-200))}`);
+      assert.equal(got.code, 3, JSON.stringify(got));
+      assert.match(got.out, /\r\ntether-discovery\r\n/, 'the hostname of the discovery OS: the shell ran in the VM');
+      assert.match(got.out, /\r\ntether-42\r\n/);
+    }
     assert.match(lldpd.output(), /system name set to new value/, 'lldpd took its configuration');
     assert.equal(bmc.proc.proc.exitCode, null, `ipmi_sim is still running:\n${bmc.proc.output()}`);
 

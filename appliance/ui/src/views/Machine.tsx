@@ -1,6 +1,6 @@
 // One machine: who it is, where it sits, how its last boot went, what it is doing now, its
 // history, and the actions an operator may take — each behind a confirmation naming it.
-import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { api, type Machine, type MachineDetail } from '../api.ts';
 import type { Absent, Fact, Inventory as InventoryDoc, LldpNeighbour } from '../../../../agent/protocol.ts';
 import { subscribe } from '../live.ts';
@@ -83,6 +83,42 @@ function Location(p: { m: Machine }) {
   return <>{Object.entries(l).map(([k, v]) => <span key={k} className="chip">{k}: {typeof v === 'object' ? JSON.stringify(v) : String(v)}</span>)}</>;
 }
 
+// xterm.js is most of the bundle: loaded when an admin opens a shell, not with the page.
+const TerminalView = lazy(() => import('./Terminal.tsx').then((m) => ({ default: m.TerminalView })));
+
+/** Admin only, while the machine's agent holds its console channel open (the discovery OS). */
+function MachineShell(p: { m: Machine; name: string }) {
+  const isAdmin = useCan('admin');
+  const [agent, setAgent] = useState<{ connected: boolean; mode: string | null } | null>(null);
+  const [open, setOpen] = useState(false);
+  useEffect(() => {
+    if (!isAdmin) return;
+    let live = true;
+    // Polled: an agent connecting or going away writes no event the live feed would bring.
+    const check = () => api<{ connected: boolean; mode: string | null }>('GET', `/machines/${encodeURIComponent(p.m.id)}/terminal`)
+      .then((s) => { if (live) setAgent(s); }, () => { if (live) setAgent(null); });
+    check();
+    const t = window.setInterval(check, 5000);
+    return () => { live = false; window.clearInterval(t); };
+  }, [isAdmin, p.m.id]);
+  if (!isAdmin || (!open && !agent?.connected)) return null;
+  return (
+    <section className="card" aria-label="shell">
+      <h2>Shell</h2>
+      {open ? (
+        <Suspense fallback={<p className="muted">Loading the terminal…</p>}>
+          <TerminalView path={`/api/v1/machines/${encodeURIComponent(p.m.id)}/terminal`} where={p.name} onClose={() => setOpen(false)} />
+        </Suspense>
+      ) : (
+        <div className="buttons">
+          <button type="button" onClick={() => setOpen(true)}>Open a shell on {p.name}</button>
+          <span className="muted">Its agent is connected ({agent?.mode} boot). The session is recorded in the audit log.</span>
+        </div>
+      )}
+    </section>
+  );
+}
+
 export function MachineView(p: { id: string }) {
   const [detail, setDetail] = useState<MachineDetail | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -143,6 +179,7 @@ export function MachineView(p: { id: string }) {
           </div>
         </section>
       )}
+      <MachineShell m={m} name={name} />
       <div className="grid2">
         <section className="card" aria-label="identity">
           <h2>Identity</h2>
