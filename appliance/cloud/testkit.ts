@@ -11,6 +11,8 @@ import { Store } from '../store/store.ts';
 import { discover } from '../lifecycle/lifecycle.ts';
 import type { MachineState } from '../lifecycle/states.ts';
 import type { CloudLog } from './log.ts';
+import type { Cloud } from './cloud.ts';
+import type { KubeApiDouble } from '../../test/kube-api-double/server.ts';
 
 export async function debianKubectl(): Promise<string> {
   const { root } = await unpackDeb('kubernetes-client', join(process.cwd(), '.cache', 'debs'));
@@ -59,6 +61,18 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 }
 
 /** Short intervals for tests: probes every 100 ms, down after 2 misses, rounds every 100 ms. */
+/**
+ * Starts the cloud, lets the link come up so the CA and kubelet-config are cached, then takes the
+ * API server away: an appliance installing offline with what it read before.
+ */
+export async function cachedThenDown(cloud: Cloud, double: KubeApiDouble): Promise<void> {
+  cloud.start();
+  await waitFor('the link to come up', () => cloud.link().state === 'up');
+  await cloud.sync();
+  double.fault({ kind: 'down' });
+  await waitFor('the link to be down', () => cloud.link().state === 'down' && cloud.link().known);
+}
+
 export const FAST = { probeMs: 100, probeTimeoutMs: 2000, maxBackoffMs: 400, downAfter: 2, verifyMs: 100, tunnelRecheckMs: 60_000, cacheMs: 60_000 };
 
 /** A response body from the API double's fixtures (test/kube-api-double/fixtures/shapes). */

@@ -18,7 +18,7 @@ import { mintPhoneHomeToken } from '../install/phone-home.ts';
 import { createDiskTask, setDiskTaskStatus } from '../store/disk-tasks.ts';
 import { getEnrollment, listBootstrapTokens } from '../store/cloud.ts';
 import { createCloud, type Cloud } from '../cloud/cloud.ts';
-import { FAST, machineIn, recordingLog, tempDir, waitFor } from '../cloud/testkit.ts';
+import { FAST, cachedThenDown, machineIn, recordingLog, tempDir, waitFor } from '../cloud/testkit.ts';
 import { testAppliance, bearer } from '../../test/lib/appliance.ts';
 import { AGENT_PATHS, type StagedFile } from '../../agent/protocol.ts';
 
@@ -43,11 +43,7 @@ before(async () => {
   cloud = createCloud({ store, config, log, dataDir: dir, timing: FAST });
   app = await buildApp({ config, store, cloud });
   await app.ready();
-  cloud.start();
-  await waitFor('the link to come up', () => cloud.link().state === 'up');
-  await cloud.sync(); // the CA and kubelet-config are read (the offline cache)
-  double.fault({ kind: 'down' });
-  await waitFor('the link to be down', () => cloud.link().state === 'down' && cloud.link().known);
+  await cachedThenDown(cloud, double);
 });
 after(async () => {
   await app.close();

@@ -18,7 +18,7 @@ import { mintBootToken } from '../../appliance/auth/boot-tokens.ts';
 import { createDiskTask, setDiskTaskStatus } from '../../appliance/store/disk-tasks.ts';
 import { getEnrollment } from '../../appliance/store/cloud.ts';
 import { createCloud, type Cloud } from '../../appliance/cloud/cloud.ts';
-import { FAST, machineIn, recordingLog, tempDir, waitFor } from '../../appliance/cloud/testkit.ts';
+import { FAST, cachedThenDown, machineIn, recordingLog, tempDir, waitFor } from '../../appliance/cloud/testkit.ts';
 import { writeCpio } from '../initrd/cpio.ts';
 import { AGENT_PATHS, type StagedFile } from '../../agent/protocol.ts';
 import { FIRSTBOOT_SCRIPT } from './firstboot.ts';
@@ -52,11 +52,7 @@ before(async () => {
   const addr = app.server.address();
   assert.ok(addr && typeof addr === 'object');
   base = `http://127.0.0.1:${addr.port}`;
-  cloud.start();
-  await waitFor('the link to come up', () => cloud.link().state === 'up');
-  await cloud.sync(); // the CA and the kubelet-config are cached
-  double.fault({ kind: 'down' });
-  await waitFor('the link to be down', () => cloud.link().state === 'down' && cloud.link().known);
+  await cachedThenDown(cloud, double);
 });
 after(async () => {
   await app.close();
