@@ -1,10 +1,18 @@
-// Image write: the agent's install path (agent/install/write.ts: HTTP GET, zstd frames decoded on the
-// fly, per-chunk and whole-image sha256 inline, 4 MiB positional writes, fdatasync per chunk) against
-// what a user would type instead, `curl -s URL | zstd -d | dd bs=4M of=FILE`, on the same image, from
-// the same nginx in a server namespace, written by a client in a client namespace to files on the
-// same filesystem, each followed by the same `sync FILE`. The agent runs once without and once with
-// its verify re-read (the page cache of the target is dropped first, as `blockdev --flushbufs` does
-// on the real disk, so the re-read comes from the disk).
+// Image write: the agent's install path (agent/install/write.ts: HTTP GET over a socket client, zstd
+// frames decoded by two lanes in worker threads with each chunk's sha256 inline, 4 MiB O_DIRECT
+// positional writes, fdatasync per verified chunk) against what a user would type instead,
+// `curl -s URL | zstd -d | dd bs=4M of=FILE`, on the same image, from the same nginx in a server
+// namespace, written by a client in a client namespace to files on the same filesystem, each
+// followed by the same `sync FILE`. The agent runs once without and once with its verify re-read
+// (the page cache of the target is dropped first, as `blockdev --flushbufs` does on the real disk,
+// so the re-read comes from the disk).
+//
+// Last run (2026-11-24, 768 MiB raw / 156 MiB zstd, 5 rounds, 2-vCPU VM; bench/README.md has the
+// table and what changed): pipeline 467 MB/s, 1.51 CPU-s; agent 536 MB/s, 1.12x (rounds 0.98–1.35),
+// 1.73 CPU-s; agent + verify 404 MB/s, 0.74x, 2.10 CPU-s (0.59 s of it the re-read). Two 3-round
+// runs: agent 1.07x and 1.02x, agent + verify 0.84x and 0.77x. Before the rework: agent 0.44–0.46x
+// at 3.5–3.8 CPU-s, agent + verify 0.52–0.53x.
+//
 //   npm exec -- node bench/image-write.ts [--mib 768] [--rounds 5] [--install]
 // Needs root (namespaces). Not a test: it never runs in CI and asserts nothing.
 //

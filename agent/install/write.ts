@@ -2,32 +2,39 @@
 //
 // - Nothing is opened for writing before the manifest's signature verifies with the appliance's key:
 //   every later check (per-chunk sha256, sizes) is only as good as the manifest it comes from.
-// - One HTTP GET streams the compressed file; each chunk is its own zstd frame, fed to its own
-//   decompressor, so a chunk's bytes are known exactly and a bad byte is blamed on its chunk.
-// - Raw bytes are hashed inline twice: per chunk (against the manifest, the unit of resume) and over
-//   the whole image (against raw.sha256). At every verified chunk boundary a `hash.copy()` of the
-//   whole-image hash is kept, so a resumed download continues that hash instead of re-reading disk.
-//   Each hash runs in its own worker thread (hasher.ts) over the same shared staging buffers the
-//   disk writes use: hashing is the largest CPU cost of this path (~25%) and would stall it.
+// - One HTTP GET streams the compressed file. Each chunk is its own zstd frame, so chunks are decoded
+//   independently: two lanes (hasher.ts), each on its own thread, decode two chunks at once while the
+//   main thread reads the network and writes the disk. A chunk's frame is copied into its lane as it
+//   arrives, up to 16 MiB ahead of that lane's decoding, so the download moves on to the next chunk
+//   (and lane) while this one still decodes.
+// - Every raw byte is hashed once, inline, by its lane as it is decoded, against the chunk's sha256
+//   in the signed manifest. That proves the whole image: the chunks are contiguous and cover
+//   raw.size. The whole-image sha256 (raw.sha256) is then checked by the re-read (phase `verifying`,
+//   which reads the disk anyway) instead of by a second inline pass over every byte: measured, the
+//   second pass was a quarter of the CPU this path cost (bench/README.md).
+// - Chunks finish out of order; a chunk counts as verified (and becomes the resume point) only once it
+//   and every chunk before it are decoded, hashed, matched and written. A failure in chunk k stops
+//   the chunks in flight after it and waits for their writes: nothing past k is reported as verified.
 // - A dropped or stalled connection resumes with `Range: bytes=<offset of the first unverified
-//   chunk>-`. A server that ignores Range (200) is read from the start and skipped forward to that
-//   chunk. Retries are bounded per streak without progress, with exponential backoff.
+//   chunk>-`; a chunk whose frame had fully arrived before the drop is finished first. A server that
+//   ignores Range (200) is read from the start and skipped forward to that chunk. Retries are
+//   bounded per streak without progress, with exponential backoff.
 // - Writes are 4 MiB, positional (at chunk.rawOffset + n·4 MiB, so 4 KiB aligned: compressImage
-//   makes chunks multiples of 4096), with O_DIRECT from page-aligned buffers (a shared
-//   WebAssembly.Memory: the one page-aligned allocation JavaScript can make): no copy into the page
-//   cache (measured: that copy was ~20% of this path's CPU, more than decoding), no dirty pages in
-//   the RAM-only discovery OS. A tail that is not a 4 KiB multiple goes through a buffered handle;
-//   where O_DIRECT is refused (tmpfs, some drivers) everything does. fdatasync after each chunk
-//   makes a verified chunk a durable one.
+//   makes chunks multiples of 4096), with O_DIRECT from the lanes' page-aligned staging buffers (a
+//   shared WebAssembly.Memory: the one page-aligned allocation JavaScript can make): no copy into the
+//   page cache (measured: that copy was ~20% of this path's CPU, more than decoding), no dirty pages
+//   in the RAM-only discovery OS. A tail that is not a 4 KiB multiple goes through a buffered handle;
+//   where O_DIRECT is refused (tmpfs, some drivers) everything does. Each verified chunk is made
+//   durable with an fdatasync that runs beside the stream, not in its way.
 // - Never a byte past raw.size: a frame that decodes to more than its chunk's size fails before the
 //   excess is written, and a target smaller than raw.size is refused before anything is written.
-// - Last, the target is read back over raw.size and hashed (phase `verifying`).
+// - Last, the target is read back over raw.size and hashed (phase `verifying`); a mismatch is then
+//   narrowed down to the chunk that reads back wrong.
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { createZstdDecompress, type ZstdDecompress } from 'node:zlib';
-import { inlineHash, workerHash, type RunningHash } from './hasher.ts';
-import { fromFetch, nodeHttpGet, type ImageFetch, type ImageGet } from './http-get.ts';
+import { Lane, type FromLane } from './hasher.ts';
+import { fromFetch, imageGet, type ImageFetch, type ImageGet } from './http-get.ts';
 import { manifestProblems, signatureProblem, type ImageChunk, type ImageManifest } from '../../images/manifest.ts';
 import type { InstallSpec } from '../protocol.ts';
 
@@ -38,7 +45,7 @@ export interface WriteProgress { phase: 'downloading' | 'verifying'; bytesDone: 
 export interface WriteOptions {
   spec: InstallSpec;
   targetPath: string;
-  /** Default: node:http(s) (http-get.ts says why not global fetch). */
+  /** Default: http-get.ts's client (it says why not node:http or global fetch). */
   fetch?: ImageFetch;
   /** About once a second, and once at the end of each phase. */
   onProgress: (p: WriteProgress) => void;
@@ -60,14 +67,17 @@ export interface WriteOptions {
   beforeVerify?: () => Promise<void>;
   progressIntervalMs?: number;
   now?: () => number;
-  /** Hash in worker threads (default) or on the calling thread. */
-  hashInWorkers?: boolean;
+  /** Decode and hash in worker threads (default) or on the calling thread (same code, one core). */
+  workers?: boolean;
   /** O_DIRECT for aligned writes and re-reads where the kernel allows it (default). */
   directIo?: boolean;
 }
 
 export interface WriteResult {
-  /** Of the target over raw.size as read back (or as streamed, when verify is off). */
+  /**
+   * Of the target over raw.size as read back. With verify off, the manifest's raw.sha256: every
+   * chunk matched its signed sha256, but nothing hashed the whole image.
+   */
   rawSha256: string;
   bytesWritten: number;
   /** HTTP requests made, and how many of them resumed. */
@@ -90,16 +100,19 @@ export class WriteError extends Error {
 class Fatal extends Error {}
 
 export const WRITE_BYTES = 4 * 1024 * 1024;
-/** Staging buffers: one being filled, the rest being written and hashed. */
-const BUFFERS = 4;
+/** Chunks decoded at once, one per thread: two cores' worth, the least a server has. */
+const LANES = 2;
+/** Staging buffers (WRITE_BYTES each) per lane: one being decoded into, the rest being written. */
+const STAGING_PER_LANE = 4;
+/** Network reads are gathered into shared pieces of this size: one message to a lane per piece. */
+const PIECE_BYTES = 1024 * 1024;
 /**
- * The decoder's output size. Each output is a fresh allocation the decoder page-faults into: 512 KiB
- * ones are reused by malloc more often than 4 MiB ones, and cost fewer round trips than 64 KiB ones
- * (measured the least CPU of 128 KiB–4 MiB; see bench/README.md).
+ * Compressed bytes a lane may have queued (pieces): enough for a typical chunk's whole frame (64 MiB
+ * raw at ~20%), so the download moves on to the next chunk while this one is still decoding.
  */
-const DECODE_OUT_BYTES = 512 * 1024;
-/** Network reads (16–64 KiB each) are gathered to this size before a decoder call. */
-const FEED_BYTES = 1024 * 1024;
+const LANE_QUEUE_PIECES = 16;
+/** Direct writes in flight: each waits for the device, and two or more keep it busy (measured 2 ≈ 4). */
+const DIRECT_WRITES = 3;
 
 const defaultBackoff = (n: number): number => Math.min(30_000, 1000 * 2 ** Math.min(n, 10));
 const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
@@ -240,20 +253,25 @@ export async function writeImage(o: WriteOptions): Promise<WriteResult> {
   if (o.signal?.aborted) throw new WriteError('cancelled before writing', true);
 
   const io = await TargetIo.open(o.targetPath, o.log, o.directIo !== false);
-  const fh = io.fh;
   try {
-    const size = await targetSize(fh);
+    const size = await targetSize(io.fh);
     if (size < m.raw.size) {
       throw new WriteError(`${o.targetPath} is ${size} bytes, smaller than the image (${m.raw.size} bytes); nothing was written`, true);
     }
     const streamed = await download(o, m, io);
-    if (o.verify === false) return { rawSha256: streamed.sha256, bytesWritten: m.raw.size, requests: streamed.requests, resumes: streamed.resumes };
+    if (o.verify === false) return { rawSha256: m.raw.sha256, bytesWritten: m.raw.size, requests: streamed.requests, resumes: streamed.resumes };
     await o.beforeVerify?.();
     const reread = await readBack(o, m, io);
-    if (reread !== m.raw.sha256) {
-      throw new WriteError(`sha256 mismatch over the whole image on re-read of ${o.targetPath}: the disk returned ${reread}, the manifest says ${m.raw.sha256} (every chunk matched while writing: the disk did not keep what was written)`);
+    if (reread.sha256 !== m.raw.sha256) {
+      // Every chunk matched while writing. A second read, hashed per chunk, says which side is wrong.
+      const again = await readBack(o, m, io, true);
+      const bad = m.chunks.findIndex((c, i) => again.chunks[i] !== c.sha256);
+      const why = bad >= 0 ? `${chunkName(bad, m.chunks[bad])} reads back as ${again.chunks[bad]}, not as written: the disk did not keep what was written`
+        : again.sha256 === m.raw.sha256 ? 'a second read matched: the disk returned other bytes the first time'
+        : 'every chunk reads back as the manifest says: its raw.sha256 does not describe its chunks';
+      throw new WriteError(`sha256 mismatch over the whole image on re-read of ${o.targetPath}: the disk returned ${reread.sha256}, the manifest says ${m.raw.sha256} (${why})`);
     }
-    return { rawSha256: reread, bytesWritten: m.raw.size, requests: streamed.requests, resumes: streamed.resumes };
+    return { rawSha256: reread.sha256, bytesWritten: m.raw.size, requests: streamed.requests, resumes: streamed.resumes };
   } finally {
     await io.close();
   }
@@ -276,316 +294,332 @@ function progressMeter(o: WriteOptions, phase: WriteProgress['phase'], total: nu
 }
 
 /**
- * 4 MiB staging buffers (shared memory, so the hash workers read them in place), each written
- * positionally and hashed by both hashes at once; a buffer is reused when all three are done.
- * The decoder's own output buffers are not written directly: they are fresh memory each time and
- * cannot be shared with the workers; the copy into a reused staging buffer is the cheaper part.
- * `push` waits when every buffer is busy: that is the backpressure up to the decoder and the network.
+ * The resume point. Chunks are verified in any order (two lanes); the point moves only over a
+ * contiguous run of verified chunks, so a chunk verified early never counts while one before it
+ * may still fail.
  */
-class Sink {
-  private readonly free: Buffer[] = markAligned(alignedBuffers(BUFFERS, WRITE_BYTES));
-  private readonly waiting: Array<() => void> = [];
-  private readonly inflight = new Set<Promise<void>>();
-  private cur: Buffer | null = null;
-  private curLen = 0;
-  private curPos = 0;
-  private failure: Error | null = null;
-  private readonly lanes: Array<Promise<void>> = [Promise.resolve(), Promise.resolve()];
-  private issued = 0;
-  private readonly io: TargetIo;
-  private readonly limit: number;
-  private readonly hashes: RunningHash[];
-  constructor(io: TargetIo, limit: number, hashes: RunningHash[]) { this.io = io; this.limit = limit; this.hashes = hashes; }
-
-  /** Starts a run of contiguous bytes at `pos` (a chunk's rawOffset). */
-  start(pos: number): void { this.curPos = pos; this.curLen = 0; }
-
-  async push(data: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < data.length) {
-      if (this.failure) throw this.failure;
-      if (!this.cur) this.cur = await this.take();
-      const n = Math.min(WRITE_BYTES - this.curLen, data.length - off);
-      this.cur.set(data.subarray(off, off + n), this.curLen);
-      this.curLen += n;
-      off += n;
-      if (this.curLen === WRITE_BYTES) this.issue();
-    }
-  }
-
-  /** Writes and hashes what is staged and waits for everything in flight. */
-  async flush(): Promise<void> {
-    if (this.cur && this.curLen > 0) this.issue();
-    await Promise.allSettled([...this.inflight]);
-    if (this.failure) throw this.failure;
-  }
-
-  /** Drops what is staged (an attempt failed mid-chunk) once the work in flight is done. */
-  async reset(): Promise<void> {
-    if (this.cur) { this.free.push(this.cur); this.cur = null; }
-    this.curLen = 0;
-    await Promise.allSettled([...this.inflight]);
-  }
-
-  private issue(): void {
-    const buf = this.cur!;
-    const len = this.curLen;
-    const pos = this.curPos;
-    // The last guard against writing past the image: the manifest's own arithmetic keeps us inside.
-    if (pos + len > this.limit) { this.failure = new Fatal(`refusing to write past the image end (${pos + len} > ${this.limit})`); return; }
-    this.cur = null;
-    this.curLen = 0;
-    this.curPos = pos + len;
-    // Direct writes: two in flight keep the disk busy (each waits for the device). Buffered writes:
-    // one after another, as they serialize on the inode lock anyway and concurrent ones spin on it
-    // (5% of the CPU in a profile with three in flight).
-    // Hash updates are posted now, in stream order; the workers keep that order.
-    const lane = this.io.isDirect ? this.issued++ % this.lanes.length : 0;
-    const write = this.lanes[lane].then(() => this.writeAt(buf, len, pos));
-    this.lanes[lane] = write;
-    const p = Promise.all([write, ...this.hashes.map((h) => h.update(buf, len))])
-      .then(() => {}, (e: unknown) => { this.failure ??= new Fatal(`hashing failed: ${(e as Error).message}`); });
-    this.inflight.add(p);
-    void p.then(() => {
-      this.inflight.delete(p);
-      this.give(buf);
-    });
-  }
-
-  /** Never rejects: a failed write is kept and thrown by the next push or flush. */
-  private async writeAt(buf: Buffer, len: number, pos: number): Promise<void> {
-    try {
-      await this.io.writeAll(buf, len, pos);
-    } catch (e) {
-      this.failure ??= new Fatal(`write error at byte ${pos}: ${(e as Error).message}`);
-    }
-  }
-
-  private take(): Promise<Buffer> {
-    const b = this.free.pop();
-    if (b) return Promise.resolve(b);
-    return new Promise((resolve) => this.waiting.push(() => resolve(this.free.pop()!)));
-  }
-
-  private give(b: Buffer): void {
-    this.free.push(b);
-    this.waiting.shift()?.();
+export class InOrder {
+  next: number;
+  private readonly done = new Set<number>();
+  constructor(first = 0) { this.next = first; }
+  /** Chunk `i` is verified and written; returns how many chunks joined the verified prefix. */
+  verified(i: number): number {
+    this.done.add(i);
+    const before = this.next;
+    while (this.done.delete(this.next)) this.next++;
+    return this.next - before;
   }
 }
 
-interface Streamed { sha256: string; requests: number; resumes: number }
+/** A job stopped on purpose (the attempt ended before its frame was all there). */
+class Stopped extends Error {}
+
+interface JobContext {
+  /** Writes staged bytes (positional, limited in flight); rejects with Fatal. */
+  write(buf: Buffer, len: number, pos: number): Promise<void>;
+  written(len: number): void;
+  /** A failure that ends the write: stop the attempt. */
+  fatal(e: Error): void;
+}
+
+/**
+ * One chunk on a lane, from `begin` until the lane is done with it and every write of it has
+ * completed. `settled` gives null (decoded to rawSize bytes, every byte written, sha256 matched),
+ * a Stopped, or the Fatal that ended it.
+ */
+class Job {
+  readonly id: number;
+  readonly index: number;
+  readonly chunk: ImageChunk;
+  readonly lane: Lane;
+  /** Every compressed byte of the chunk went to the lane. */
+  fed = false;
+  readonly settled: Promise<Error | null>;
+  private resolve!: (outcome: Error | null) => void;
+  private isSettled = false;
+  private writes = 0;
+  private laneDone = false;
+  private stopped = false;
+  private failure: Error | null = null;
+  private digest: string | null = null;
+  private readonly ctx: JobContext;
+
+  constructor(id: number, index: number, chunk: ImageChunk, lane: Lane, ctx: JobContext) {
+    this.id = id;
+    this.index = index;
+    this.chunk = chunk;
+    this.lane = lane;
+    this.ctx = ctx;
+    this.settled = new Promise((r) => { this.resolve = r; });
+    lane.begin(id, chunk.rawSize);
+  }
+
+  onMessage(m: Exclude<FromLane, { op: 'in-free' | 'broken' }>): void {
+    switch (m.op) {
+      case 'out': {
+        if (this.stopped || this.failure) { this.lane.release(m.buf); return; }
+        this.writes++;
+        const pos = this.chunk.rawOffset + m.at;
+        this.ctx.write(this.lane.staging[m.buf], m.len, pos).then(
+          () => this.ctx.written(m.len),
+          (e: unknown) => this.fail(e instanceof Fatal ? e : new Fatal(`write error at byte ${pos}: ${(e as Error).message}`)),
+        ).finally(() => {
+          this.writes--;
+          this.lane.release(m.buf);
+          this.check();
+        });
+        return;
+      }
+      case 'done': this.digest = m.sha256; break;
+      case 'fail': this.fail(new Fatal(`sha256 mismatch in ${chunkName(this.index, this.chunk)}: ${m.message}`)); break;
+      case 'aborted': break;
+    }
+    this.laneDone = true;
+    this.check();
+  }
+
+  /** Stops the chunk: the lane drops it, and it settles once the lane said so and its writes are done. */
+  stop(): void {
+    if (this.isSettled || this.stopped) return;
+    this.stopped = true;
+    // A lane that already failed the chunk mid-frame still holds its half-filled input piece.
+    if (!this.laneDone || !this.fed) this.lane.abort(this.id);
+    this.check();
+  }
+
+  /** The lane died: it will say nothing more about this chunk. */
+  laneGone(e: Error): void {
+    this.laneDone = true;
+    this.fail(e);
+  }
+
+  private fail(e: Error): void {
+    if (!this.failure) {
+      this.failure = e;
+      this.ctx.fatal(e);
+    }
+    this.check();
+  }
+
+  private check(): void {
+    if (this.isSettled || !this.laneDone || this.writes > 0) return;
+    this.isSettled = true;
+    let outcome: Error | null = this.failure ?? (this.stopped ? new Stopped('stopped') : null);
+    if (!outcome && this.digest !== this.chunk.sha256) {
+      outcome = new Fatal(`sha256 mismatch in ${chunkName(this.index, this.chunk)}: downloaded ${this.digest}, the manifest says ${this.chunk.sha256}`);
+      this.ctx.fatal(outcome);
+    }
+    this.resolve(outcome);
+  }
+}
+
+interface Streamed { requests: number; resumes: number }
 
 async function download(o: WriteOptions, m: ImageManifest, io: TargetIo): Promise<Streamed> {
-  const doGet: ImageGet = o.fetch ? fromFetch(o.fetch) : nodeHttpGet;
+  const doGet: ImageGet = o.fetch ? fromFetch(o.fetch) : imageGet;
   const maxRetries = o.maxRetries ?? 8;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const idleMs = o.idleTimeoutMs ?? 30_000;
-  const makeHash = o.hashInWorkers === false ? inlineHash : workerHash;
-  const chunkHash = makeHash(); // restarts at every chunk
-  const wholeHash = makeHash(); // marked at every verified boundary, rewound on a resume
-  try {
-    return await downloadWith(o, m, io, chunkHash, wholeHash, doGet, maxRetries, sleep, idleMs);
-  } finally {
-    await Promise.all([chunkHash.close(), wholeHash.close()]);
-  }
-}
-
-async function downloadWith(o: WriteOptions, m: ImageManifest, io: TargetIo, chunkHash: RunningHash, wholeHash: RunningHash,
-  doGet: ImageGet, maxRetries: number, sleep: (ms: number) => Promise<void>, idleMs: number): Promise<Streamed> {
   const chunks = m.chunks;
-  const sink = new Sink(io, m.raw.size, [chunkHash, wholeHash]);
   const meter = progressMeter(o, 'downloading', m.raw.size);
 
-  let next = 0; // the first chunk not yet verified: where a resume starts; wholeHash is marked there
-  let pendingSync: Promise<void> = Promise.resolve();
-  let requests = 0;
-  let resumes = 0;
+  const jobs = new Map<number, Job>(); // by id: the lanes' messages find their chunk here
+  let lost: Fatal | null = null; // a lane died: nothing can go on
+  const lanes: Lane[] = [];
+  try {
+    for (let k = 0; k < Math.min(LANES, chunks.length); k++) {
+      const lane: Lane = new Lane({
+        staging: markAligned(alignedBuffers(STAGING_PER_LANE, WRITE_BYTES)),
+        inWorker: o.workers !== false,
+        pieceBytes: PIECE_BYTES,
+        maxPieces: LANE_QUEUE_PIECES,
+        onMessage: (msg) => { if (msg.op !== 'in-free' && msg.op !== 'broken') jobs.get(msg.id)?.onMessage(msg); },
+        onError: (e) => {
+          lost ??= new Fatal(`the image decoder failed: ${e.message}`);
+          for (const j of jobs.values()) if (j.lane === lane) j.laneGone(lost);
+        },
+      });
+      lanes.push(lane);
+    }
+    return await downloadWith();
+  } finally {
+    await Promise.all(lanes.map((l) => l.close()));
+  }
 
-  /** One GET from chunk `next` on; returns normally when every chunk is verified. */
-  async function attempt(): Promise<void> {
-    const first = next;
-    const start = chunks[first].offset;
-    const ctl = new AbortController();
-    const onAbort = (): void => ctl.abort(new Fatal('cancelled'));
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    let idle: NodeJS.Timeout | undefined;
-    const arm = (): void => {
-      clearTimeout(idle);
-      idle = setTimeout(() => ctl.abort(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
+  async function downloadWith(): Promise<Streamed> {
+    const order = new InOrder(0); // order.next: the first chunk not yet verified, where a resume starts
+    let synced: Promise<void> = Promise.resolve();
+    let syncError: Fatal | null = null;
+    let requests = 0;
+    let resumes = 0;
+    let ids = 0;
+
+    // Positional writes: up to DIRECT_WRITES in flight with O_DIRECT; buffered ones one at a time, as
+    // they serialize on the inode lock anyway and concurrent ones spin on it (5% of the CPU in a
+    // profile with three in flight).
+    let writing = 0;
+    const writeWaiters: Array<() => void> = [];
+    const write = async (buf: Buffer, len: number, pos: number): Promise<void> => {
+      // The last guard against writing past the image: the manifest's own arithmetic keeps us inside.
+      if (pos + len > m.raw.size) throw new Fatal(`refusing to write past the image end (${pos + len} > ${m.raw.size})`);
+      while (writing >= (io.isDirect ? DIRECT_WRITES : 1)) await new Promise<void>((r) => writeWaiters.push(r));
+      writing++;
+      try { await io.writeAll(buf, len, pos); } finally {
+        writing--;
+        writeWaiters.shift()?.();
+      }
     };
-    let pass: ChunkPass | null = null;
-    let response: { close(): void } | null = null;
-    let acc = Buffer.allocUnsafe(FEED_BYTES);
-    let accLen = 0;
-    try {
-      arm();
-      requests++;
-      if (first > 0) resumes++;
-      const res = await doGet(o.spec.imageUrl, first > 0 ? { range: `bytes=${start}-` } : {}, ctl.signal);
-      let pos: number; // compressed offset of the next body byte
-      if (res.status === 206) {
-        const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.header('content-range') ?? '');
-        if (!cr) throw new Error('206 without a usable Content-Range');
-        if (cr[3] !== '*' && Number(cr[3]) !== m.compressed.size) throw new Fatal(`the server's image is ${cr[3]} bytes, the manifest says ${m.compressed.size}: it serves another file`);
-        pos = Number(cr[1]);
-        if (pos > start) throw new Error(`asked for bytes from ${start}, the server sent from ${pos}`);
-      } else if (res.status === 200) {
-        const len = res.header('content-length');
-        if (len !== null && Number(len) !== m.compressed.size) throw new Fatal(`the server's image is ${len} bytes, the manifest says ${m.compressed.size}: it serves another file`);
-        pos = 0;
-        if (start > 0) o.log(`the image server ignored Range (200): reading from byte 0 and skipping ${mib(start)} already verified`);
-      } else {
-        res.close();
-        const msg = `the image server answered ${res.status} ${res.statusText}`.trim();
-        if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error(msg);
-        throw new Fatal(`${msg} for ${o.spec.imageUrl}`);
-      }
-      response = res;
 
-      let i = first;
-      let fed = 0; // compressed bytes of chunk i fed so far
-      for await (const piece of res.body) {
+    /** Chunk `i` (and any verified after it) joined the verified prefix: make it durable, beside the stream. */
+    const commit = (i: number): void => {
+      if (order.verified(i) === 0) return;
+      synced = synced.then(() => io.datasync()).catch((e: unknown) => { syncError ??= new Fatal(`fdatasync failed: ${(e as Error).message}`); });
+    };
+
+    /** One GET from chunk order.next on; returns normally when every chunk is verified. */
+    async function attempt(): Promise<void> {
+      const first = order.next;
+      const start = chunks[first].offset;
+      const ctl = new AbortController();
+      const st: { fatal: Error | null } = { fatal: null }; // what ended this attempt for good, if anything
+      const stopWith = (e: Error): void => { st.fatal ??= e; ctl.abort(e); };
+      const onAbort = (): void => ctl.abort(new Fatal('cancelled'));
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      let idle: NodeJS.Timeout | undefined;
+      const arm = (): void => {
+        clearTimeout(idle);
+        idle = setTimeout(() => ctl.abort(new Error(`no data for ${idleMs / 1000} s`)), idleMs);
+      };
+      let written = 0;
+      const ctx: JobContext = { write, written: (n) => { written += n; meter(chunks[first].rawOffset + written); }, fatal: stopWith };
+      const mine: Job[] = [];
+      const settled: Array<Promise<void>> = []; // every job of this attempt, committed or not
+      /** Chunk `i` on the next lane, once that lane's previous chunk has settled. */
+      const startJob = async (i: number): Promise<Job> => {
+        const lane = lanes[(i - first) % lanes.length];
+        const prev = mine.findLast((j) => j.lane === lane);
+        if (prev) await prev.settled;
+        if (lost || st.fatal || syncError) throw lost ?? st.fatal ?? syncError;
+        const job = new Job(ids++, i, chunks[i], lane, ctx);
+        jobs.set(job.id, job);
+        mine.push(job);
+        settled.push(job.settled.then((outcome) => {
+          jobs.delete(job.id);
+          if (outcome === null) commit(job.index);
+          else if (!(outcome instanceof Stopped)) stopWith(outcome);
+        }));
+        return job;
+      };
+
+      let response: { close(): void } | null = null;
+      try {
         arm();
-        let p: Uint8Array = piece;
-        if (pos < start) { // a server that ignored Range: skip what is already verified
-          const skip = Math.min(p.length, start - pos);
-          pos += skip;
-          p = p.subarray(skip);
+        requests++;
+        if (first > 0) resumes++;
+        const res = await doGet(o.spec.imageUrl, first > 0 ? { range: `bytes=${start}-` } : {}, ctl.signal);
+        let pos: number; // compressed offset of the next body byte
+        if (res.status === 206) {
+          const cr = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.header('content-range') ?? '');
+          if (!cr) throw new Error('206 without a usable Content-Range');
+          if (cr[3] !== '*' && Number(cr[3]) !== m.compressed.size) throw new Fatal(`the server's image is ${cr[3]} bytes, the manifest says ${m.compressed.size}: it serves another file`);
+          pos = Number(cr[1]);
+          if (pos > start) throw new Error(`asked for bytes from ${start}, the server sent from ${pos}`);
+        } else if (res.status === 200) {
+          const len = res.header('content-length');
+          if (len !== null && Number(len) !== m.compressed.size) throw new Fatal(`the server's image is ${len} bytes, the manifest says ${m.compressed.size}: it serves another file`);
+          pos = 0;
+          if (start > 0) o.log(`the image server ignored Range (200): reading from byte 0 and skipping ${mib(start)} already verified`);
+        } else {
+          res.close();
+          const msg = `the image server answered ${res.status} ${res.statusText}`.trim();
+          if (res.status >= 500 || res.status === 408 || res.status === 429) throw new Error(msg);
+          throw new Fatal(`${msg} for ${o.spec.imageUrl}`);
         }
-        while (p.length > 0 && i < chunks.length) {
-          const c = chunks[i];
-          if (!pass) { pass = new ChunkPass(i, c, sink, chunkHash, (n) => meter(c.rawOffset + n)); }
-          const take = Math.min(p.length, c.size - fed, FEED_BYTES - accLen);
-          acc.set(p.subarray(0, take), accLen);
-          accLen += take;
-          fed += take;
-          pos += take;
-          p = p.subarray(take);
-          if (accLen === FEED_BYTES || fed === c.size) {
-            await pass.feed(acc.subarray(0, accLen));
-            acc = Buffer.allocUnsafe(FEED_BYTES); // the decoder holds on to the fed buffer
-            accLen = 0;
+        response = res;
+
+        let i = first;
+        let fed = 0; // compressed bytes of chunk i fed so far
+        let job: Job | null = null;
+        for await (const piece of res.body) {
+          clearTimeout(idle); // the idle clock runs while we wait for the network, not for the lanes
+          let p: Uint8Array = piece;
+          if (pos < start) { // a server that ignored Range: skip what is already verified
+            const skip = Math.min(p.length, start - pos);
+            pos += skip;
+            p = p.subarray(skip);
           }
-          if (fed === c.size) {
-            await pass.finish();
-            pass = null;
-            // Chunk i is verified: it becomes the resume point, with the whole-image hash so far.
-            wholeHash.mark();
-            next = i + 1;
-            i++;
-            fed = 0;
-            await pendingSync; // at most one chunk's dirty data waits for the disk behind the stream
-            pendingSync = io.datasync().catch((e: unknown) => { throw new Fatal(`fdatasync failed: ${(e as Error).message}`); });
-            pendingSync.catch(() => {}); // awaited at the next boundary or the end
+          while (p.length > 0 && i < chunks.length) {
+            const c = chunks[i];
+            job ??= await startJob(i);
+            const take = Math.min(p.length, c.size - fed);
+            await job.lane.feed(job.id, p.subarray(0, take)); // waits while the lane has a full queue
+            fed += take;
+            pos += take;
+            p = p.subarray(take);
+            if (fed === c.size) { // the frame is all there: its lane finishes it while we read the next
+              job.lane.end(job.id);
+              job.fed = true;
+              job = null;
+              i++;
+              fed = 0;
+            }
           }
+          if (i >= chunks.length) break; // anything after the last chunk is not ours: stop reading
+          arm();
         }
-        if (i >= chunks.length) break; // anything after the last chunk is not ours: stop reading
+        if (i < chunks.length) throw new Error(`the connection ended at compressed byte ${pos} of ${m.compressed.size}`);
+        await Promise.all(settled);
+        if (st.fatal) throw st.fatal;
+      } catch (e) {
+        // A network failure stops the chunk that was arriving; chunks whose frame is all here are
+        // finished (they may verify and move the resume point). Anything fatal stops every chunk.
+        // Either way every write in flight completes before this returns: nothing lands after.
+        const stopAll = lost !== null || st.fatal !== null || e instanceof Fatal;
+        for (const j of mine) if (stopAll || !j.fed) j.stop();
+        await Promise.all(settled);
+        const reason = ctl.signal.aborted && ctl.signal.reason instanceof Error && !(e instanceof Fatal) ? ctl.signal.reason : e;
+        throw lost ?? st.fatal ?? reason;
+      } finally {
+        clearTimeout(idle);
+        response?.close(); // done or failed: this connection is not read any further
+        o.signal?.removeEventListener('abort', onAbort);
       }
-      if (i < chunks.length) throw new Error(`the connection ended at compressed byte ${pos} of ${m.compressed.size}`);
-    } catch (e) {
-      if (pass) await pass.abort(e as Error);
-      await sink.reset();
-      // Back to the last verified boundary: the chunk hash starts afresh, the whole hash rewinds.
-      await chunkHash.digestReset().catch(() => {});
-      wholeHash.rewind();
-      const reason = ctl.signal.aborted && ctl.signal.reason instanceof Error && !(e instanceof Fatal) ? ctl.signal.reason : e;
-      throw reason;
-    } finally {
-      clearTimeout(idle);
-      response?.close(); // done or failed: this connection is not read any further
-      o.signal?.removeEventListener('abort', onAbort);
     }
-  }
 
-  for (let failures = 0; next < chunks.length;) {
-    const before = next;
-    if (o.signal?.aborted) throw new WriteError(`cancelled; ${next} of ${chunks.length} chunks were written and verified`);
-    try {
-      await attempt();
-    } catch (e) {
-      if (e instanceof Fatal || e instanceof WriteError) throw e instanceof WriteError ? e : new WriteError(e.message);
-      if (o.signal?.aborted) throw new WriteError('cancelled');
-      if (next > before) failures = 0; // progress was made: a flaky link gets its retries afresh
-      if (++failures > maxRetries) {
-        throw new WriteError(`image download failed ${failures} times in a row without progress (last: ${(e as Error).message}); ${next} of ${chunks.length} chunks were written and verified`);
-      }
-      const ms = (o.backoffMs ?? defaultBackoff)(failures - 1);
-      o.log(`image download interrupted at chunk ${next} of ${chunks.length} (${(e as Error).message}); resuming from byte ${chunks[next].offset} in ${(ms / 1000).toFixed(1)} s`);
-      await sleep(ms);
-    }
-  }
-  await pendingSync.catch((e: unknown) => { throw new WriteError((e as Error).message); });
-  meter(m.raw.size, true);
-  const sha256 = await wholeHash.digest();
-  if (sha256 !== m.raw.sha256) {
-    throw new WriteError(`sha256 mismatch over the whole image as streamed: ${sha256}, the manifest says ${m.raw.sha256} (every chunk matched: the manifest's raw hash does not describe its chunks)`);
-  }
-  return { sha256, requests, resumes };
-}
-
-/** One chunk: its own zstd frame and decoder; bytes go to the sink (disk + hashes) as decoded. */
-class ChunkPass {
-  private readonly dec: ZstdDecompress;
-  private produced = 0;
-  private readonly done: Promise<void>;
-  private readonly index: number;
-  private readonly chunk: ImageChunk;
-  private readonly hash: RunningHash;
-  constructor(index: number, chunk: ImageChunk, sink: Sink, hash: RunningHash, progress: (n: number) => void) {
-    this.index = index;
-    this.chunk = chunk;
-    this.hash = hash;
-    const dec = createZstdDecompress({ chunkSize: DECODE_OUT_BYTES });
-    this.dec = dec;
-    sink.start(chunk.rawOffset);
-    this.done = (async () => {
-      for await (const out of dec as AsyncIterable<Buffer>) {
-        if (this.produced + out.length > chunk.rawSize) {
-          throw new Fatal(`sha256 mismatch in ${chunkName(index, chunk)}: the frame decodes to more than the chunk's ${chunk.rawSize} bytes`);
+    for (let failures = 0; order.next < chunks.length;) {
+      const before = order.next;
+      if (o.signal?.aborted) throw new WriteError(`cancelled; ${order.next} of ${chunks.length} chunks were written and verified`);
+      try {
+        await attempt();
+      } catch (e) {
+        if (e instanceof WriteError) throw e;
+        if (e instanceof Fatal) throw new WriteError(`${e.message}; ${order.next} of ${chunks.length} chunks were written and verified`);
+        if (o.signal?.aborted) throw new WriteError('cancelled');
+        if (order.next > before) failures = 0; // progress was made: a flaky link gets its retries afresh
+        if (++failures > maxRetries) {
+          throw new WriteError(`image download failed ${failures} times in a row without progress (last: ${(e as Error).message}); ${order.next} of ${chunks.length} chunks were written and verified`);
         }
-        await sink.push(out);
-        this.produced += out.length;
-        progress(this.produced);
+        const ms = (o.backoffMs ?? defaultBackoff)(failures - 1);
+        o.log(`image download interrupted at chunk ${order.next} of ${chunks.length} (${(e as Error).message}); resuming from byte ${chunks[order.next].offset} in ${(ms / 1000).toFixed(1)} s`);
+        await sleep(ms);
       }
-      await sink.flush(); // every byte of the chunk written and hashed
-    })();
-    this.done.catch(() => {}); // observed by feed/finish/abort
-  }
-
-  async feed(data: Uint8Array): Promise<void> {
-    if (this.dec.write(data)) return;
-    // Backpressure: the consumer (disk + hashes) is behind. It may also have failed meanwhile.
-    await Promise.race([new Promise<void>((r) => this.dec.once('drain', r)), this.done.then(() => { throw new Fatal('the decoder finished early'); })]);
-  }
-
-  /** Ends the frame and checks the chunk: size, then sha256. */
-  async finish(): Promise<void> {
-    const name = chunkName(this.index, this.chunk);
-    this.dec.end();
-    try {
-      await this.done;
-    } catch (e) {
-      if (e instanceof Fatal) throw e;
-      // The frame was complete (all its bytes were fed): a decoder error means corrupt data.
-      throw new Fatal(`sha256 mismatch in ${name}: the downloaded frame is corrupt (zstd: ${(e as Error).message})`);
     }
-    if (this.produced !== this.chunk.rawSize) {
-      throw new Fatal(`sha256 mismatch in ${name}: the frame decodes to ${this.produced} bytes, the chunk has ${this.chunk.rawSize}`);
-    }
-    const got = await this.hash.digestReset();
-    if (got !== this.chunk.sha256) throw new Fatal(`sha256 mismatch in ${name}: downloaded ${got}, the manifest says ${this.chunk.sha256}`);
-  }
-
-  async abort(why: Error): Promise<void> {
-    this.dec.destroy(why);
-    await this.done.catch(() => {});
+    await synced;
+    if (syncError) throw new WriteError((syncError as Fatal).message);
+    meter(m.raw.size, true);
+    return { requests, resumes };
   }
 }
 
-/** Reads the target back over raw.size (two reads in flight, direct where allowed) and returns its sha256. */
-async function readBack(o: WriteOptions, m: ImageManifest, io: TargetIo): Promise<string> {
-  const meter = progressMeter(o, 'verifying', m.raw.size);
+/**
+ * Reads the target back over raw.size (two reads in flight, direct where allowed) and hashes it; with
+ * `perChunk` (a diagnosis, no progress reports) also each chunk on its own.
+ */
+async function readBack(o: WriteOptions, m: ImageManifest, io: TargetIo, perChunk = false): Promise<{ sha256: string; chunks: string[] }> {
+  const meter = perChunk ? () => {} : progressMeter(o, 'verifying', m.raw.size);
   const hash = createHash('sha256');
+  const sums: string[] = [];
+  let chunkHash = createHash('sha256');
   const bufs = markAligned(alignedBuffers(2, WRITE_BYTES));
   const readAt = async (buf: Buffer, pos: number): Promise<Buffer> => {
     const len = Math.min(WRITE_BYTES, m.raw.size - pos);
@@ -604,9 +638,16 @@ async function readBack(o: WriteOptions, m: ImageManifest, io: TargetIo): Promis
     const nextPos: number = pos + data.length;
     pending = nextPos < m.raw.size ? readAt(bufs[k % 2], nextPos) : null;
     hash.update(data);
+    for (let off = 0; perChunk && off < data.length;) {
+      const c = m.chunks[sums.length];
+      const n = Math.min(data.length - off, c.rawOffset + c.rawSize - (pos + off));
+      chunkHash.update(data.subarray(off, off + n));
+      off += n;
+      if (pos + off === c.rawOffset + c.rawSize) { sums.push(chunkHash.digest('hex')); chunkHash = createHash('sha256'); }
+    }
     pos = nextPos;
     meter(pos);
   }
   meter(pos, true);
-  return hash.digest('hex');
+  return { sha256: hash.digest('hex'), chunks: sums };
 }
