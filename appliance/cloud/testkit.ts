@@ -2,7 +2,7 @@
 // a throwaway CA made by openssl, a fresh store with a machine in a given state, a silent log, and
 // Kubernetes objects in the shapes the real API server returns (the API double's fixtures).
 import type { V1Node, V1Pod } from '@kubernetes/client-node';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -11,8 +11,11 @@ import { Store } from '../store/store.ts';
 import { discover } from '../lifecycle/lifecycle.ts';
 import type { MachineState } from '../lifecycle/states.ts';
 import type { CloudLog } from './log.ts';
-import type { Cloud } from './cloud.ts';
-import type { KubeApiDouble } from '../../test/kube-api-double/server.ts';
+import type { FastifyInstance } from 'fastify';
+import { startKubeApiDouble, type KubeApiDouble } from '../../test/kube-api-double/server.ts';
+import { configFrom } from '../config/load.ts';
+import { buildApp } from '../http/app.ts';
+import { createCloud, type Cloud } from './cloud.ts';
 
 export async function debianKubectl(): Promise<string> {
   const { root } = await unpackDeb('kubernetes-client', join(process.cwd(), '.cache', 'debs'));
@@ -71,6 +74,36 @@ export async function cachedThenDown(cloud: Cloud, double: KubeApiDouble): Promi
   await cloud.sync();
   double.fault({ kind: 'down' });
   await waitFor('the link to be down', () => cloud.link().state === 'down' && cloud.link().known);
+}
+
+export interface OfflineAppliance {
+  double: KubeApiDouble; store: Store; cloud: Cloud; app: FastifyInstance; dir: string; log: CloudLog & { lines: string[] };
+  close(): Promise<void>;
+}
+
+/**
+ * An appliance with a cloud link that was up once (CA and kubelet-config cached) and is down now,
+ * and no token pool: what an install sees when it can get no join files. `beforeReady` adds hooks
+ * or routes while fastify still allows it.
+ */
+export async function offlineAppliance(prefix: string, o: { beforeReady?: (app: FastifyInstance) => void | Promise<void> } = {}): Promise<OfflineAppliance> {
+  const double = await startKubeApiDouble({ replicas: 1 });
+  const { dir, cleanup } = tempDir(prefix);
+  const kubeconfig = join(dir, 'tenant.kubeconfig');
+  writeFileSync(kubeconfig, double.kubeconfig());
+  const store = Store.open(join(dir, 'tether.db'));
+  const log = recordingLog();
+  const dataDir = join(dir, 'data');
+  const config = configFrom({ site: 'dc1', dataDir, zones: [{ name: 'zone-a' }], cloud: { kubeconfig, pool: { size: 0 } } });
+  const cloud = createCloud({ store, config, log, dataDir, timing: FAST });
+  const app = await buildApp({ config, store, cloud });
+  await o.beforeReady?.(app);
+  await app.ready();
+  await cachedThenDown(cloud, double);
+  return {
+    double, store, cloud, app, dir, log,
+    close: async () => { await app.close(); await cloud.stop(); store.close(); await double.close(); cleanup(); },
+  };
 }
 
 export const FAST = { probeMs: 100, probeTimeoutMs: 2000, maxBackoffMs: 400, downAfter: 2, verifyMs: 100, tunnelRecheckMs: 60_000, cacheMs: 60_000 };

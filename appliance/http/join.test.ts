@@ -8,50 +8,33 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { execa } from 'execa';
 import { parse } from 'yaml';
-import { startKubeApiDouble, type KubeApiDouble } from '../../test/kube-api-double/server.ts';
+import type { KubeApiDouble } from '../../test/kube-api-double/server.ts';
 import { Store } from '../store/store.ts';
-import { configFrom } from '../config/load.ts';
-import { buildApp } from './app.ts';
 import { CPIO_TYPE } from './agent.ts';
 import { mintBootToken } from '../auth/boot-tokens.ts';
 import { mintPhoneHomeToken } from '../install/phone-home.ts';
 import { createDiskTask, setDiskTaskStatus } from '../store/disk-tasks.ts';
 import { getEnrollment, listBootstrapTokens } from '../store/cloud.ts';
-import { createCloud, type Cloud } from '../cloud/cloud.ts';
-import { FAST, cachedThenDown, machineIn, recordingLog, tempDir, waitFor } from '../cloud/testkit.ts';
+import type { Cloud } from '../cloud/cloud.ts';
+import { machineIn, offlineAppliance, waitFor, type OfflineAppliance } from '../cloud/testkit.ts';
 import { testAppliance, bearer } from '../../test/lib/appliance.ts';
 import { AGENT_PATHS, type StagedFile } from '../../agent/protocol.ts';
 
 const JOIN_PATH = AGENT_PATHS.join;
 
+let t: OfflineAppliance;
 let double: KubeApiDouble;
+let log: OfflineAppliance['log'];
 let store: Store;
 let cloud: Cloud;
 let app: FastifyInstance;
 let dir: string;
-let cleanup: () => void;
-const log = recordingLog();
 
 before(async () => {
-  double = await startKubeApiDouble({ replicas: 1 });
-  ({ dir, cleanup } = tempDir('tether-join-'));
-  const kubeconfig = join(dir, 'tenant.kubeconfig');
-  writeFileSync(kubeconfig, double.kubeconfig());
-  store = Store.open(join(dir, 'tether.db'));
-  // No pool: with the link down there is no token to hand out.
-  const config = configFrom({ site: 'dc1', dataDir: dir, zones: [{ name: 'zone-a' }], cloud: { kubeconfig, pool: { size: 0 } } });
-  cloud = createCloud({ store, config, log, dataDir: dir, timing: FAST });
-  app = await buildApp({ config, store, cloud });
-  await app.ready();
-  await cachedThenDown(cloud, double);
+  t = await offlineAppliance('tether-join-');
+  ({ double, log, store, cloud, app, dir } = t);
 });
-after(async () => {
-  await app.close();
-  await cloud.stop();
-  store.close();
-  await double.close();
-  cleanup();
-});
+after(() => t.close());
 
 const get = (url: string, headers: Record<string, string> = {}) => app.inject({ method: 'GET', url, headers });
 const joinUrl = (mac: string, installId: string) => `${JOIN_PATH}?mac=${mac}&installId=${installId}`;

@@ -9,16 +9,16 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { execa } from 'execa';
-import { startKubeApiDouble, type KubeApiDouble } from '../../test/kube-api-double/server.ts';
+import type { KubeApiDouble } from '../../test/kube-api-double/server.ts';
 import { runKubeletStandin } from '../../test/kubelet-standin/kubelet.ts';
 import { Store } from '../../appliance/store/store.ts';
-import { configFrom } from '../../appliance/config/load.ts';
-import { buildApp } from '../../appliance/http/app.ts';
 import { mintBootToken } from '../../appliance/auth/boot-tokens.ts';
 import { createDiskTask, setDiskTaskStatus } from '../../appliance/store/disk-tasks.ts';
 import { getEnrollment } from '../../appliance/store/cloud.ts';
-import { createCloud, type Cloud } from '../../appliance/cloud/cloud.ts';
-import { FAST, cachedThenDown, machineIn, recordingLog, tempDir, waitFor } from '../../appliance/cloud/testkit.ts';
+import type { Cloud } from '../../appliance/cloud/cloud.ts';
+import { machineIn, offlineAppliance, tempDir, waitFor, type OfflineAppliance } from '../../appliance/cloud/testkit.ts';
+import { configFrom } from '../../appliance/config/load.ts';
+import { buildApp } from '../../appliance/http/app.ts';
 import { writeCpio } from '../initrd/cpio.ts';
 import { AGENT_PATHS, type StagedFile } from '../../agent/protocol.ts';
 import { FIRSTBOOT_SCRIPT } from './firstboot.ts';
@@ -28,39 +28,27 @@ import { FIRSTBOOT_PATHS, KUBELET_FILES } from './config.ts';
 
 interface Seen { method: string; path: string; status: number }
 
+let t: OfflineAppliance;
 let double: KubeApiDouble;
+let log: OfflineAppliance['log'];
 let store: Store;
 let cloud: Cloud;
 let app: FastifyInstance;
 let base: string;
 let dir: string;
-let cleanup: () => void;
 const seen: Seen[] = [];
-const log = recordingLog();
 
 before(async () => {
-  double = await startKubeApiDouble({ replicas: 1 });
-  ({ dir, cleanup } = tempDir('tether-firstboot-join-'));
-  const kubeconfig = join(dir, 'tenant.kubeconfig');
-  writeFileSync(kubeconfig, double.kubeconfig());
-  store = Store.open(join(dir, 'tether.db'));
-  const config = configFrom({ site: 'dc1', dataDir: join(dir, 'data'), zones: [{ name: 'zone-a' }], cloud: { kubeconfig, pool: { size: 0 } } });
-  cloud = createCloud({ store, config, log, dataDir: join(dir, 'data'), timing: FAST });
-  app = await buildApp({ config, store, cloud });
-  app.addHook('onResponse', async (req, reply) => { seen.push({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode }); });
+  t = await offlineAppliance('tether-firstboot-join-', {
+    beforeReady: (a) => { a.addHook('onResponse', async (req, reply) => { seen.push({ method: req.method, path: req.url.split('?')[0], status: reply.statusCode }); }); },
+  });
+  ({ double, log, store, cloud, app, dir } = t);
   await app.listen({ host: '127.0.0.1', port: 0 });
   const addr = app.server.address();
   assert.ok(addr && typeof addr === 'object');
   base = `http://127.0.0.1:${addr.port}`;
-  await cachedThenDown(cloud, double);
 });
-after(async () => {
-  await app.close();
-  await cloud.stop();
-  store.close();
-  await double.close();
-  cleanup();
-});
+after(() => t.close());
 
 /**
  * A machine installed while the link is down and the pool empty: the agent fetched its per-machine
