@@ -9,7 +9,7 @@ import type { Machine, Store } from '../store/store.ts';
 import type { TetherConfig } from '../config/load.ts';
 import { bootTokenInfo } from '../auth/boot-tokens.ts';
 import { DiskTaskError, diskTaskFor, filesFor, joinFilesLater, phoneHome, recordProgress, recordResult, type DiskTaskContext } from '../install/tasks.ts';
-import { checkPhoneHomeToken } from '../install/phone-home.ts';
+import { checkPhoneHomeToken, renewPhoneHomeToken } from '../install/phone-home.ts';
 import { baseUrlOf } from './boot.ts';
 import { identify, isPlaceholderSerial, isPlaceholderUuid } from '../lifecycle/identity.ts';
 import { transition } from '../lifecycle/lifecycle.ts';
@@ -334,7 +334,11 @@ export default async function agentPlugin(app: FastifyInstance, o: AgentPluginOp
       if (e instanceof DiskTaskError) throw new ApiError(e.code, e.message);
       throw e;
     }
-    if (a.kind === 'wait') return reply.code(204).header('retry-after', String(a.retryAfterS)).header('cache-control', 'no-store').send();
+    if (a.kind === 'wait') {
+      // Waiting keeps the token alive: the link may stay down longer than the token's TTL.
+      renewPhoneHomeToken(store, bearer(request) ?? '');
+      return reply.code(204).header('retry-after', String(a.retryAfterS)).header('cache-control', 'no-store').send();
+    }
     void reply.header('cache-control', 'no-store');
     if (acceptsCpio(request)) {
       const at = Math.floor(Date.now() / 1000);

@@ -87,6 +87,11 @@ test('join: 204 + Retry-After while the link is down and the pool empty; asking 
   assert.equal(store.listEvents({ machineId: a.id, limit: 500 }).length, eventsAfterFirst, 'a node polling adds no event while nothing changes');
   assert.equal(getEnrollment(store, a.id)?.releasedAt, null);
   assert.equal(listBootstrapTokens(store).length, 0, 'no token minted or taken');
+  // Waiting keeps the phone-home token alive: a token about to expire is a full TTL away again.
+  const tokenId = a.token.split('.')[0];
+  assert.ok(store.extendToken(tokenId, Date.now() + 5_000));
+  assert.equal((await get(joinUrl(a.mac, a.installId), bearer(a.token))).statusCode, 204);
+  assert.ok(store.getToken(tokenId)!.expiresAt > Date.now() + 6 * 24 * 3_600_000, 'the token was renewed');
 
   double.fault(null);
   await waitFor('the link to be up again', () => cloud.link().state === 'up');

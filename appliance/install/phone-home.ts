@@ -16,3 +16,13 @@ export function checkPhoneHomeToken(store: Store, token: string): { machineId: s
   const installId = t?.data?.installId;
   return t && typeof installId === 'string' ? { machineId: t.machineId, installId } : null;
 }
+
+/**
+ * A node still waiting for its join files keeps its token alive: each ask moves the expiry a full
+ * TTL on, so a cloud link that stays down longer than the TTL does not strand a node that keeps
+ * asking (a node switched off for longer than the TTL does need a reinstall).
+ */
+export function renewPhoneHomeToken(store: Store, token: string): boolean {
+  const id = token.split('.')[0];
+  return checkPhoneHomeToken(store, token) !== null && store.extendToken(id, Date.now() + TTL_MS);
+}

@@ -353,6 +353,11 @@ export class Store {
     return r && { id: r.id, kind: r.kind, machineId: r.machine_id, secretHash: r.secret_hash, data: r.data ? JSON.parse(r.data) : null, expiresAt: r.expires_at, usedAt: r.used_at };
   }
 
+  /** Moves a live token's expiry; false when it is unknown or expired already (nothing to renew). */
+  extendToken(id: string, expiresAt: number): boolean {
+    return this.sql('UPDATE tokens SET expires_at = ? WHERE id = ? AND expires_at > ?').run(expiresAt, id, this.now()).changes === 1;
+  }
+
   /** Marks a token used; false if it was used already (consume-once semantics). */
   useToken(id: string): boolean {
     return this.sql('UPDATE tokens SET used_at = ? WHERE id = ? AND used_at IS NULL').run(this.now(), id).changes === 1;
