@@ -67,8 +67,10 @@ test('enroll: installed → joining → enrolled → ready with the staged files
     const node = await runKubeletStandin({ root, hostname: 'worker-1', retryMs: 100 });
     assert.equal(node.nodeName, 'worker-1');
     await waitFor('enrolled, waiting for an agent pod', () => state(store, id).state === 'enrolled' && /No konnectivity-agent pod/.test(state(store, id).stateReason ?? ''));
-    await waitFor('the token Secret to be deleted', () => double.objects.get('secrets', 'kube-system', `bootstrap-token-${tokenId}`) === undefined);
-    assert.equal(listBootstrapTokens(store).find((x) => x.id === tokenId)?.state, 'revoked');
+    // The store records 'revoked' only after the API server answered the delete, so wait on the
+    // store: the double drops the Secret a moment before that answer arrives.
+    await waitFor('the token to be revoked', () => listBootstrapTokens(store).find((x) => x.id === tokenId)?.state === 'revoked');
+    assert.equal(double.objects.get('secrets', 'kube-system', `bootstrap-token-${tokenId}`), undefined, 'the token Secret is deleted');
 
     double.objects.put('pods', agentPod('worker-1', 'Pending'));
     await waitFor('the Pending agent to be named', () => /Pending.*CNI/.test(state(store, id).stateReason ?? ''));
