@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPty, type Pty } from './pty.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 
 const env = { TERM: 'xterm-256color', PATH: '/usr/sbin:/usr/bin:/sbin:/bin', HOME: '/', PS1: '$ ' };
 
@@ -10,13 +11,7 @@ function watch(p: Pty) {
   let out = '';
   p.onData((d) => { out += d; });
   const exit = new Promise<{ code: number | null; signal: string | null }>((resolve) => p.onExit((code, signal) => resolve({ code, signal })));
-  const until = async (re: RegExp, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (!re.test(out)) {
-      assert.ok(Date.now() < end, `timed out waiting for ${re}; got ${JSON.stringify(out)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const until = (re: RegExp) => waitFor(String(re), () => re.test(out), { quiet: true, seen: () => out });
   return { out: () => out, exit, until };
 }
 

@@ -49,19 +49,9 @@ export function recordingLog(): CloudLog & { lines: string[] } {
   return { lines, debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
-/** Polls until `check` returns a truthy value; prints how long it took (tests never assert on time). */
-export async function waitFor<T>(what: string, check: () => T | Promise<T>, timeoutMs = 30_000): Promise<NonNullable<T>> {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await check();
-    if (v) {
-      console.log(`  waited ${Date.now() - t0} ms for ${what}`);
-      return v as NonNullable<T>;
-    }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { waitFor } from '../../test/lib/wait.ts';
+
+export { waitFor };
 
 /** Short intervals for tests: probes every 100 ms, down after 2 misses, rounds every 100 ms. */
 /**

@@ -13,6 +13,7 @@ import { discover } from '../lifecycle/lifecycle.ts';
 import { consoleChannel, type ConsoleChannel } from '../../agent/shell/channel.ts';
 import { CONSOLE_PATH, CONSOLE_VERSION } from '../../agent/shell/protocol.ts';
 import type { AgentConfig } from '../../agent/cmdline.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 
 let t: TestAppliance;
 let dataDir: string;
@@ -47,13 +48,7 @@ function agent(cfg: AgentConfig): { channel: ConsoleChannel; logs: string[] } {
   return { channel, logs };
 }
 
-async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (pred: () => boolean, what: string) => waitFor(what, pred, { quiet: true });
 
 async function session(user: string): Promise<{ cookie: string; csrf: string }> {
   const r = await t.app.inject({ method: 'POST', url: '/api/v1/session', payload: { user, password: PASSWORD } });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { testAppliance, PASSWORD, type TestAppliance } from '../../test/lib/appliance.ts';
 import { CLOSE } from './terminal.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 
 let t: TestAppliance;
 let dataDir: string;
@@ -31,13 +32,7 @@ function connect(headers: Record<string, string>) {
   ws.onmessage = (m) => got.push(JSON.parse(String(m.data)));
   const opened = new Promise<void>((resolve) => { ws.onopen = () => resolve(); });
   const closed = new Promise<number>((resolve) => { ws.onclose = (e) => resolve(e.code); });
-  const until = async (pred: () => boolean, ms = 10_000) => {
-    const end = Date.now() + ms;
-    while (!pred()) {
-      assert.ok(Date.now() < end, `timed out; got ${JSON.stringify(got)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
+  const until = (pred: () => boolean) => waitFor('the terminal', pred, { quiet: true, seen: () => got });
   const send = (m: object) => ws.send(JSON.stringify(m));
   return { ws, got, opened, closed, until, send, output: () => got.filter((m) => m.type === 'output').map((m) => m.data).join('') };
 }

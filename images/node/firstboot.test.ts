@@ -9,6 +9,7 @@ import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { FIRSTBOOT_SCRIPT } from './firstboot.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 import { FIRSTBOOT_PATHS, KUBELET_FILES } from './config.ts';
 
 interface Seen { method: string; url: string; headers: IncomingHttpHeaders; body: string }
@@ -126,7 +127,7 @@ test('an unreachable appliance is retried (curl fails, code 000) until it answer
   child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
   try {
     // Until the second retry shows (not a fixed sleep: on a loaded machine sh and curl start slowly).
-    for (const t0 = Date.now(); !/attempt 2 failed/.test(out) && Date.now() - t0 < 60_000;) await new Promise((r) => setTimeout(r, 100));
+    await waitFor('the second retry', () => /attempt 2 failed/.test(out), { timeoutMs: 60_000, everyMs: 100, seen: () => out });
     assert.ok(!existsSync(join(f.root, FIRSTBOOT_PATHS.done)));
   } finally {
     child.kill('SIGTERM');

@@ -10,6 +10,7 @@ import { chainSources, virtualSource, type FileSource, type VirtualFile } from '
 import { decodeTftp, encodeTftp, type TftpPacket } from './packet.ts';
 import { toNetascii } from './blocks.ts';
 import { tftpGet, type GetOptions } from './fixtures/client.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 
 const files = new Map<string, VirtualFile>([
   ['empty', Buffer.alloc(0)],
@@ -71,9 +72,7 @@ async function udp(): Promise<{ sock: Socket; send(p: TftpPacket | Buffer, port:
 }
 
 /** Events trail the client: the server reports once it has read the final ACK. */
-async function until(cond: () => boolean): Promise<void> {
-  while (!cond()) await new Promise((r) => setTimeout(r, 5));
-}
+const until = (cond: () => boolean) => waitFor('the transfer event', cond, { quiet: true, everyMs: 5 });
 
 const rrq = (filename: string, options: Record<string, string> = {}): TftpPacket =>
   ({ op: 'RRQ', filename, mode: 'octet', options: new Map(Object.entries(options)) });

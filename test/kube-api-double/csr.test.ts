@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubeApiDouble, type KubeApiDouble } from './server.ts';
-import { bootstrapTokenSecret, call, waitFor } from './testing.ts';
+import { bootstrapTokenSecret, call } from './testing.ts';
+import { waitFor } from '../lib/wait.ts';
 
 const CSRS = '/apis/certificates.k8s.io/v1/certificatesigningrequests';
 let dir: string;
@@ -29,10 +30,10 @@ const csrBody = (name: string, csr: string, usages = ['digital signature', 'clie
   ({ apiVersion: 'certificates.k8s.io/v1', kind: 'CertificateSigningRequest', metadata: { name }, spec: { request: Buffer.from(csr).toString('base64'), signerName, usages } });
 
 async function issued(d: KubeApiDouble, name: string, token?: string): Promise<any> {
-  return waitFor(async () => {
+  return waitFor(`certificate for ${name}`, async () => {
     const c = (await call(d, 'GET', `${CSRS}/${name}`, { token })).json;
     return c.status?.certificate ? c : null;
-  }, `certificate for ${name}`);
+  });
 }
 
 async function withDouble(o: Parameters<typeof startKubeApiDouble>[0], f: (d: KubeApiDouble, token: string) => Promise<void>): Promise<void> {
@@ -129,9 +130,9 @@ test('autoApproveCsrs:false: pending until an admin approves through /approval; 
   await call(d, 'POST', CSRS, { body: csrBody('badsubject', c.csr) });
   const bs = (await call(d, 'GET', `${CSRS}/badsubject`)).json;
   await call(d, 'PUT', `${CSRS}/badsubject/approval`, { body: { ...bs, status: { conditions: [{ type: 'Approved', status: 'True' }] } } });
-  const failed = await waitFor(async () => {
+  const failed = await waitFor('Failed condition', async () => {
     const x = (await call(d, 'GET', `${CSRS}/badsubject`)).json;
     return x.status.conditions?.find((k: any) => k.type === 'Failed');
-  }, 'Failed condition');
+  });
   assert.equal(failed.reason, 'SignerValidationFailure');
 }));

@@ -3,7 +3,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startKubeApiDouble, type KubeApiDouble } from './server.ts';
-import { call, waitFor } from './testing.ts';
+import { call } from './testing.ts';
+import { waitFor } from '../lib/wait.ts';
 
 let d: KubeApiDouble;
 before(async () => { d = await startKubeApiDouble(); });
@@ -13,7 +14,7 @@ const failsToConnect = (p: Promise<unknown>) => p.then(() => false, (e: NodeJS.E
 
 test('down: every connection is dropped, open watches too; back up when cleared', async () => {
   const watch = call(d, 'GET', '/api/v1/nodes?watch=1');
-  await waitFor(() => d.requests.some((r) => r.query === '?watch=1'), 'the watch to start');
+  await waitFor('the watch to start', () => d.requests.some((r) => r.query === '?watch=1'));
   d.fault({ kind: 'down' });
   assert.equal(await failsToConnect(watch), true, 'the open watch breaks');
   assert.equal(await failsToConnect(call(d, 'GET', '/version')), true);
@@ -26,7 +27,7 @@ test('slow: answers are held back until the fault is lifted (or its delay passes
   d.fault({ kind: 'slow', ms: 600_000 });
   let answered = false;
   const pending = call(d, 'GET', '/api/v1/namespaces/default/secrets?slow-probe').then((r) => { answered = true; return r; });
-  const rec = await waitFor(() => d.requests.find((r) => r.query === '?slow-probe'), 'the request to arrive');
+  const rec = await waitFor('the request to arrive', () => d.requests.find((r) => r.query === '?slow-probe'));
   assert.equal(rec.status, 0);
   assert.equal(answered, false);
   d.fault(null);

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { parse } from 'yaml';
 import { DEFAULT_ADMISSION_CONTROLLERS } from './kamaji-defaults.ts';
 import { startKubeApiDouble, type KubeApiDouble } from './server.ts';
-import { call, kubectl, waitFor, watchEvents } from './testing.ts';
+import { call, kubectl, watchEvents } from './testing.ts';
+import { waitFor } from '../lib/wait.ts';
 
 let d: KubeApiDouble;
 before(async () => {
@@ -29,7 +30,7 @@ test('create: CRD defaults applied, status dropped, Provisioning then Ready', as
   const body = sample('site-a') as any;
   body.status = { controlPlaneEndpoint: 'forged' };
   const watching = watchEvents(d, `${TCPS}?watch=1&fieldSelector=metadata.name%3Dsite-a`, (e) => e.some((x) => x.object.status?.kubernetesResources?.version?.status === 'Ready'));
-  await waitFor(() => d.requests.some((r) => r.path === TCPS && r.query.includes('watch')), 'the watch');
+  await waitFor('the watch', () => d.requests.some((r) => r.path === TCPS && r.query.includes('watch')));
   const r = await call(d, 'POST', TCPS, { body });
   assert.equal(r.status, 201);
   assert.equal(r.json.status, undefined, 'status is a subresource');
@@ -51,7 +52,7 @@ test('create: CRD defaults applied, status dropped, Provisioning then Ready', as
 });
 
 test('the admin kubeconfig Secret is usable by kubectl against the tenant', { timeout: 120_000 }, async () => {
-  const s = await waitFor(async () => (await call(d, 'GET', '/api/v1/namespaces/tenants/secrets/site-a-admin-kubeconfig')).json?.data, 'the kubeconfig Secret');
+  const s = await waitFor('the kubeconfig Secret', async () => (await call(d, 'GET', '/api/v1/namespaces/tenants/secrets/site-a-admin-kubeconfig')).json?.data);
   const conf = Buffer.from(s['admin.conf'], 'base64').toString();
   assert.equal(parse(conf).clusters[0].cluster.server, d.url);
   const v = await kubectl(conf, 'get', '--raw', '/version');

@@ -10,7 +10,8 @@ import { runKubeletStandin } from '../kubelet-standin/kubelet.ts';
 import { stageNodeRoot } from '../kubelet-standin/stage.ts';
 import { startKubeApiDouble, type KubeApiDouble } from './server.ts';
 import { shapeDiff, type ShapeOptions } from './shape.ts';
-import { bootstrapTokenSecret, call, waitFor } from './testing.ts';
+import { bootstrapTokenSecret, call } from './testing.ts';
+import { waitFor } from '../lib/wait.ts';
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(import.meta.dirname, 'fixtures', 'shapes', `${name}.json`), 'utf8'));
 const MAPS = ['data', 'metadata.labels', 'metadata.annotations', 'status.capacity', 'status.allocatable', 'items[].data', 'items[].metadata.labels',
@@ -49,10 +50,10 @@ test('objects: Secret, ConfigMap, Node, CSR, TenantControlPlane', async () => {
   await call(d, 'POST', '/apis/kamaji.clastix.io/v1alpha1/namespaces/tenants/tenantcontrolplanes', {
     body: { apiVersion: tcp.apiVersion, kind: tcp.kind, metadata: { name: 'site-a', labels: tcp.metadata.labels }, spec: { ...tcp.spec, controlPlane: { deployment: { replicas: 2 }, service: { serviceType: 'LoadBalancer' } } } },
   });
-  const ready = await waitFor(async () => {
+  const ready = await waitFor('the TenantControlPlane to be Ready', async () => {
     const t = (await call(d, 'GET', '/apis/kamaji.clastix.io/v1alpha1/namespaces/tenants/tenantcontrolplanes/site-a')).json;
     return t.status?.kubernetesResources?.version?.status === 'Ready' ? t : null;
-  }, 'the TenantControlPlane to be Ready');
+  });
   same('tenantcontrolplane', ready, { optional: ['metadata.finalizers', 'status.kubernetesResources.service.loadBalancer.ingress', 'status.addons.konnectivity.service.loadBalancer.ingress'] });
 });
 

@@ -73,14 +73,6 @@ export function watchEvents(d: KubeApiDouble, path: string, until: (events: any[
   });
 }
 
-export const waitFor = async <T>(f: () => T | undefined | null | false | Promise<T | undefined | null | false>, what: string, tries = 400): Promise<T> => {
-  for (let i = 0; i < tries; i++) {
-    const v = await f();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-};
 
 /** A bootstrap token Secret as Tether mints it (kubeadm's layout and group). */
 export function bootstrapTokenSecret(id: string, secret: string, o: { expiration?: string; usage?: string | null; groups?: string; tokenId?: string } = {}): any {

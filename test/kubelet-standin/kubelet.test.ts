@@ -6,7 +6,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startKubeApiDouble, type KubeApiDouble } from '../kube-api-double/server.ts';
-import { bootstrapTokenSecret, call, kubectl, waitFor } from '../kube-api-double/testing.ts';
+import { bootstrapTokenSecret, call, kubectl } from '../kube-api-double/testing.ts';
+import { waitFor } from '../lib/wait.ts';
 import { call as kubeCall } from './client.ts';
 import { loadKubeconfig } from './kubeconfig.ts';
 import { runKubeletStandin } from './kubelet.ts';
@@ -87,7 +88,7 @@ test('the API is down at first: the stand-in keeps retrying and finishes when it
   d.fault({ kind: 'down' });
   const retries: string[] = [];
   const run = runKubeletStandin({ root, hostname: 'x', retryMs: 10, log: (l) => retries.push(l) });
-  await waitFor(() => retries.length >= 3, 'three failed attempts');
+  await waitFor('three failed attempts', () => retries.length >= 3);
   assert.match(retries[0], /^TLS bootstrap failed, will retry: /);
   d.fault(null);
   assert.equal((await run).nodeName, 'late-1');
@@ -100,7 +101,7 @@ test('a 5xx mid-way is retried too; an abort stops the loop', async () => {
   const ac = new AbortController();
   const logs: string[] = [];
   const run = runKubeletStandin({ root, hostname: 'x', retryMs: 10, signal: ac.signal, log: (l) => logs.push(l) });
-  await waitFor(() => logs.length >= 2, 'retries');
+  await waitFor('retries', () => logs.length >= 2);
   assert.match(logs[0], /the server is currently unable to handle the request/);
   ac.abort();
   await assert.rejects(run, { name: 'AbortError' });
@@ -130,7 +131,7 @@ test('without auto-approval the stand-in waits; an approval lets it finish, a de
     const staged = { server: manual.url, caPem: manual.caPem, kubeletConfigYaml: manual.objects.get('configmaps', 'kube-system', 'kubelet-config').data.kubelet };
     stage({ ...staged, hostnameOverride: 'manual-1' });
     const run = runKubeletStandin({ root, hostname: 'x', retryMs: 10 });
-    const csr = await waitFor(() => manual.objects.list('certificatesigningrequests')[0], 'the CSR');
+    const csr = await waitFor('the CSR', () => manual.objects.list('certificatesigningrequests')[0]);
     await manual.settle();
     assert.deepEqual(csr.status, {});
     const r = await call(manual, 'PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${csr.metadata.name}/approval`,
@@ -142,7 +143,7 @@ test('without auto-approval the stand-in waits; an approval lets it finish, a de
     try {
       stageNodeRoot(other, { ...staged, token: TOKEN, hostnameOverride: 'denied-1' });
       const denied = runKubeletStandin({ root: other, hostname: 'x', retryMs: 10 });
-      const c2 = await waitFor(() => manual.objects.list('certificatesigningrequests').find((c) => c.metadata.name !== csr.metadata.name), 'the second CSR');
+      const c2 = await waitFor('the second CSR', () => manual.objects.list('certificatesigningrequests').find((c) => c.metadata.name !== csr.metadata.name));
       await call(manual, 'PUT', `/apis/certificates.k8s.io/v1/certificatesigningrequests/${c2.metadata.name}/approval`,
         { body: { ...c2, status: { conditions: [{ type: 'Denied', status: 'True', reason: 'Unknown', message: 'not ours' }] } } });
       await assert.rejects(denied, { message: 'certificate signing request is denied, reason: Unknown, message: not ours' });

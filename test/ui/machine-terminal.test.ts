@@ -10,6 +10,7 @@ import { uiAppliance, browser, logIn, screenshot, seedMachine, mac, type UiAppli
 import type { Machine } from '../../appliance/store/store.ts';
 import { mintBootToken } from '../../appliance/auth/boot-tokens.ts';
 import { consoleChannel, type ConsoleChannel } from '../../agent/shell/channel.ts';
+import { waitFor } from '../lib/wait.ts';
 
 let t: UiAppliance;
 let b: BrowserContext & { dispose(): Promise<void> };
@@ -18,13 +19,7 @@ let inDiscovery: Machine;
 let installed: Machine;
 let agent: ConsoleChannel;
 
-async function until(pred: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    assert.ok(Date.now() < end, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = (pred: () => boolean, what: string) => waitFor(what, pred, { quiet: true });
 
 before(async () => {
   t = await uiAppliance();
