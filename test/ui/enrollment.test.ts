@@ -58,7 +58,7 @@ test('ui: a viewer sees the machine\'s enrollment checks, the failing one with i
   // A marker on the page's global object: a reload would drop it.
   await page.evaluate(() => { (globalThis as unknown as { notReloaded: boolean }).notReloaded = true; });
   assert.equal(saveEnrollmentChecks(t.store, m.id, NODE, pass('ok'), Date.now()), true, 'a change, so an event for the live feed');
-  await tunnel2.and(page.locator('[data-status="ok"]')).waitFor({ timeout: 5000 });
+  await tunnel2.and(page.locator('[data-status="ok"]')).waitFor();
   assert.equal(await checks.getByText('What to do').count(), 0);
   assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
   await screenshot(page, 'machine-enrollment-ok');

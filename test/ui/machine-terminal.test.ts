@@ -59,7 +59,7 @@ test('ui: an admin opens a shell on a machine in the discovery OS from its page,
   await page.keyboard.type('echo tether-$((6*7))\n');
   await shell.locator('.xterm-rows').filter({ hasText: 'tether-42' }).waitFor({ timeout: 10_000 });
   // The opening is in the machine's own history, live.
-  await page.getByRole('region', { name: 'history' }).getByText('terminal session opened').waitFor({ timeout: 5000 });
+  await page.getByRole('region', { name: 'history' }).getByText('terminal session opened').waitFor();
   await screenshot(page, 'machine-terminal');
 
   const opened = t.store.listEvents({ kind: 'terminal', machineId: inDiscovery.id }).find((e) => e.reason === 'terminal session opened')!;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import type { BrowserContext, Page } from 'playwright-core';
 import { uiAppliance, browser, logIn, screenshot, seedMachine, advance, mac, type UiAppliance } from '../lib/ui.ts';
 import type { Machine } from '../../appliance/store/store.ts';
+import { waitFor } from '../lib/wait.ts';
 
 let t: UiAppliance;
 let b: BrowserContext & { dispose(): Promise<void> };
@@ -83,8 +84,8 @@ test('ui: approve a machine behind a confirmation; changes by others arrive live
   await tile('b1-node-01').waitFor();
   advance(t.store, seeded['b1-node-01'].id, ['approved']);
   advance(t.store, seeded['a2-node-01'].id, ['inventoried']);
-  await page.locator(`[data-machine-id="${seeded['b1-node-01'].id}"][data-state="approved"]`).waitFor({ timeout: 5000 });
-  await page.locator(`[data-machine-id="${seeded['a2-node-01'].id}"][data-state="inventoried"]`).waitFor({ timeout: 5000 });
+  await page.locator(`[data-machine-id="${seeded['b1-node-01'].id}"][data-state="approved"]`).waitFor();
+  await page.locator(`[data-machine-id="${seeded['a2-node-01'].id}"][data-state="inventoried"]`).waitFor();
   assert.equal(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded), true, 'the page was not reloaded');
 });
 
@@ -99,13 +100,9 @@ test('ui: the install progress bar moves as the agent reports bytes written', as
   for (let step = 1; step <= 3; step++) {
     t.store.appendEvent({ machineId: m.id, kind: 'install', actor: 'agent', reason: 'writing image', data: { bytes: step * total / 4, total, rate: 120 * 1024 ** 2 } });
     // Polled from here: the page's CSP (rightly) forbids the string eval a waitForFunction would need.
-    const deadline = Date.now() + 5000;
-    let now = seen.at(-1)!;
-    while (now <= seen.at(-1)!) {
-      assert.ok(Date.now() < deadline, `the bar stayed at ${now}%`);
-      await new Promise((r) => setTimeout(r, 50));
-      now = Number(await bar.getAttribute('aria-valuenow'));
-    }
+    const before = seen.at(-1)!;
+    let now = before;
+    await waitFor(`the bar to move past ${before}%`, async () => (now = Number(await bar.getAttribute('aria-valuenow'))) > before, { everyMs: 50, seen: () => now });
     seen.push(now);
   }
   assert.deepEqual(seen, [0, 25, 50, 75]);
