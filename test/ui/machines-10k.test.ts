@@ -78,6 +78,9 @@ test('ui: the machines table renders 10,000 machines and filters them on the ser
   // Sort descending by name and jump to the end of the list: the last page is fetched on demand.
   await page.getByRole('button', { name: 'Name' }).click();
   await page.getByRole('button', { name: 'Name ▼' }).waitFor();
+  // The new order's first page must be in before the scroll: until it is, the table is empty (a
+  // new sort starts at the top) and a scroll to its end goes nowhere.
+  await page.locator('[role=row][aria-rowindex="1"][data-machine-id]').filter({ hasText: 'node-09999' }).waitFor();
   t0 = performance.now();
   await page.getByTestId('machines-scroller').evaluate((el) => { el.scrollTop = el.scrollHeight; });
   await page.locator('[role=row][aria-rowindex="10000"][data-machine-id]').waitFor();
