@@ -16,6 +16,7 @@ import { startKubeApiDouble, type KubeApiDouble } from '../../test/kube-api-doub
 import { configFrom } from '../config/load.ts';
 import { buildApp } from '../http/app.ts';
 import { createCloud, type Cloud } from './cloud.ts';
+import { waitFor } from '../../test/lib/wait.ts';
 
 export async function debianKubectl(): Promise<string> {
   const { root } = await unpackDeb('kubernetes-client', join(process.cwd(), '.cache', 'debs'));
@@ -49,11 +50,8 @@ export function recordingLog(): CloudLog & { lines: string[] } {
   return { lines, debug: rec('debug'), info: rec('info'), warn: rec('warn'), error: rec('error') };
 }
 
-import { waitFor } from '../../test/lib/wait.ts';
-
 export { waitFor };
 
-/** Short intervals for tests: probes every 100 ms, down after 2 misses, rounds every 100 ms. */
 /**
  * Starts the cloud, lets the link come up so the CA and kubelet-config are cached, then takes the
  * API server away: an appliance installing offline with what it read before.
@@ -96,6 +94,7 @@ export async function offlineAppliance(prefix: string, o: { beforeReady?: (app: 
   };
 }
 
+/** Short intervals for tests: probes every 100 ms, down after 2 misses, rounds every 100 ms. */
 export const FAST = { probeMs: 100, probeTimeoutMs: 2000, maxBackoffMs: 400, downAfter: 2, verifyMs: 100, tunnelRecheckMs: 60_000, cacheMs: 60_000 };
 
 /** A response body from the API double's fixtures (test/kube-api-double/fixtures/shapes). */
